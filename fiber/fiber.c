@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fiber_internal.h"
+
+#ifdef TAME_HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0u
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TAME_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAME_ASAN 1
+#endif
+#endif
+
+#ifdef TAME_ASAN
+#include <sanitizer/common_interface_defs.h>
+#define asan_start(save, lo, bytes) __sanitizer_start_switch_fiber(save, lo, bytes)
+#define asan_finish(save, lo, bytes) __sanitizer_finish_switch_fiber(save, lo, bytes)
+#else
+#define asan_start(save, lo, bytes) ((void)(save), (void)(lo), (void)(bytes))
+#define asan_finish(save, lo, bytes) ((void)(save), (void)(lo), (void)(bytes))
+#endif
+
+__thread struct tame_fiber *tame_fiber_current_ TAME_TLS_IE;
+
+static atomic_uint_fast64_t next_fiber_id = 1;
+
+static void fiber_entry(struct tame_transfer t)
+{
+	struct tame_fiber *f = t.data;
+
+	asan_finish(NULL, &f->caller_stack_lo, &f->caller_stack_bytes);
+	f->return_ctx = t.fctx;
+	f->fn(f->arg);
+	f->finished = true;
+	/* NULL fake-stack save: this stack is never resumed again. */
+	asan_start(NULL, f->caller_stack_lo, f->caller_stack_bytes);
+	tame_jump_fcontext(f->return_ctx, NULL);
+	__builtin_unreachable();
+}
+
+static int check_attr(const struct tame_fiber_attr *attr, size_t *stack_bytes)
+{
+	size_t bytes = attr && attr->stack_bytes ? attr->stack_bytes
+						 : TAME_FIBER_DEFAULT_STACK_BYTES;
+
+	if (bytes < TAME_FIBER_MIN_STACK_BYTES)
+		return -EINVAL;
+	if (bytes > ((size_t)1 << 30))
+		return -EINVAL;
+	if (attr && attr->local_bytes > TAME_FIBER_MAX_LOCAL_BYTES)
+		return -EINVAL;
+	*stack_bytes = bytes;
+	return 0;
+}
+
+static void fiber_layout(struct tame_fiber *f, char *map_base, size_t map_bytes,
+			 size_t local_bytes)
+{
+	char *header = map_base + map_bytes - tame_stack_header_bytes();
+
+	f->map_base = map_base;
+	f->map_bytes = map_bytes;
+	f->stack_lo = map_base + TAME_FIBER_GUARD_BYTES;
+	f->stack_bytes = (size_t)(header - f->stack_lo);
+	f->fls = (unsigned char *)header + ((sizeof(*f) + 63) & ~(size_t)63);
+	f->local = local_bytes ? f->fls + TAME_FLS_MAX_BYTES : NULL;
+	if (f->local)
+		memset(f->local, 0, local_bytes);
+}
+
+int tame_fiber_create(const struct tame_fiber_attr *attr, tame_fiber_fn fn,
+		      void *arg, struct tame_fiber **out)
+{
+	size_t stack_bytes, map_bytes;
+	char *map_base;
+	struct tame_fiber *f;
+	int ret;
+
+	if (!fn || !out)
+		return -EINVAL;
+	ret = check_attr(attr, &stack_bytes);
+	if (ret < 0)
+		return ret;
+	ret = tame_stack_thread_prepare();
+	if (ret < 0)
+		return ret;
+	ret = tame_stack_map(stack_bytes, &map_base, &map_bytes);
+	if (ret < 0)
+		return ret;
+
+	f = (struct tame_fiber *)(map_base + map_bytes - tame_stack_header_bytes());
+	memset(f, 0, sizeof(*f));
+	fiber_layout(f, map_base, map_bytes, attr ? attr->local_bytes : 0);
+	f->fn = fn;
+	f->arg = arg;
+	f->id = atomic_fetch_add_explicit(&next_fiber_id, 1, memory_order_relaxed);
+	if (attr && attr->name)
+		snprintf(f->name, sizeof(f->name), "%s", attr->name);
+	else
+		snprintf(f->name, sizeof(f->name), "fiber-%llu", (unsigned long long)f->id);
+	f->fls_count = tame_fls_snapshot(f->fls);
+	f->ctx = tame_make_fcontext(f->stack_lo + f->stack_bytes, f->stack_bytes, fiber_entry);
+	f->valgrind_id = VALGRIND_STACK_REGISTER(f->stack_lo, f->stack_lo + f->stack_bytes);
+	*out = f;
+	return 0;
+}
+
+bool tame_fiber_resume(struct tame_fiber *f)
+{
+	struct tame_fiber *parent = tame_fiber_current_;
+	void *fake_stack = NULL;
+	struct tame_transfer t;
+
+	assert(!f->running);
+	assert(!f->finished);
+	f->parent = parent;
+	f->running = true;
+	if (f->fls_count)
+		tame_fls_swap(f->fls, f->fls_count);
+	tame_fiber_current_ = f;
+	asan_start(&fake_stack, f->stack_lo, f->stack_bytes);
+	t = tame_jump_fcontext(f->ctx, f);
+	asan_finish(fake_stack, NULL, NULL);
+	tame_fiber_current_ = parent;
+	f->ctx = t.fctx;
+	if (f->fls_count)
+		tame_fls_swap(f->fls, f->fls_count);
+	f->running = false;
+	return !f->finished;
+}
+
+void tame_fiber_suspend(void)
+{
+	struct tame_fiber *f = tame_fiber_current_;
+	struct tame_transfer t;
+
+	assert(f != NULL);
+	asan_start(&f->asan_fake_stack, f->caller_stack_lo, f->caller_stack_bytes);
+	t = tame_jump_fcontext(f->return_ctx, NULL);
+	asan_finish(f->asan_fake_stack, &f->caller_stack_lo, &f->caller_stack_bytes);
+	f->return_ctx = t.fctx;
+}
+
+void tame_fiber_destroy(struct tame_fiber *f)
+{
+	if (!f)
+		return;
+	assert(!f->running);
+	VALGRIND_STACK_DEREGISTER(f->valgrind_id);
+	tame_stack_unmap(f->map_base, f->map_bytes);
+}
+
+struct tame_fiber *tame_fiber_self(void)
+{
+	return tame_fiber_current_;
+}
+
+void *tame_fiber_local(struct tame_fiber *f)
+{
+	return f->local;
+}
+
+bool tame_fiber_finished(const struct tame_fiber *f)
+{
+	return f->finished;
+}
+
+const char *tame_fiber_name(const struct tame_fiber *f)
+{
+	return f->name;
+}
+
+uint64_t tame_fiber_id(const struct tame_fiber *f)
+{
+	return f->id;
+}
+
+size_t tame_fiber_stack_bytes(const struct tame_fiber *f)
+{
+	return f->stack_bytes;
+}
+
+const char *tame_fiber_backend(void)
+{
+#ifdef TAME_FCONTEXT_WRAPPER
+	return "boost-cxx-wrapper";
+#else
+	return "boost-c";
+#endif
+}
