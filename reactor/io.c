@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * io_uring for fibers. A call prepares one SQE whose user_data is an io_op
+ * on the fiber's stack, parks the fiber and returns the CQE's result. SQEs
+ * are submitted by the loop once per turn; completions are peeked in
+ * batches, the CQ is advanced, and only then are the fibers woken.
+ * -EAGAIN/-EINTR are resubmitted here; every other result is returned.
+ * In-flight operations are bounded by max_inflight, so the CQ never
+ * overflows; a full SQ is flushed and the SQE taken again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reactor_internal.h"
+
+#define IO_RETRY_LIMIT 1000
+#define IO_REAP_BATCH 64
+/* The kernel caps one read/write at about 2 GiB; SQE lengths are 32 bits. */
+#define IO_MAX_RW_BYTES ((size_t)1 << 30)
+
+static const uint8_t io_opcode[IO_KIND_COUNT] = {
+	[IO_READ] = IORING_OP_READ,
+	[IO_WRITE] = IORING_OP_WRITE,
+	[IO_READV] = IORING_OP_READV,
+	[IO_WRITEV] = IORING_OP_WRITEV,
+	[IO_FSYNC] = IORING_OP_FSYNC,
+	[IO_FDATASYNC] = IORING_OP_FSYNC,
+	[IO_SYNC_FILE_RANGE] = IORING_OP_SYNC_FILE_RANGE,
+	[IO_FALLOCATE] = IORING_OP_FALLOCATE,
+	[IO_OPENAT] = IORING_OP_OPENAT,
+	[IO_STATX] = IORING_OP_STATX,
+	[IO_CLOSE] = IORING_OP_CLOSE,
+	[IO_RENAMEAT] = IORING_OP_RENAMEAT,
+	[IO_UNLINKAT] = IORING_OP_UNLINKAT,
+	[IO_MKDIRAT] = IORING_OP_MKDIRAT,
+	[IO_LINKAT] = IORING_OP_LINKAT,
+	[IO_EVENTFD] = IORING_OP_READ,
+};
+
+/* --- setup ---------------------------------------------------------------- */
+
+static void read_sysctl(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	snprintf(buf, len, "n/a");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static void explain_no_uring(const struct tame_reactor *r, int err, bool falling_back)
+{
+	char disabled[16];
+
+	read_sysctl("/proc/sys/kernel/io_uring_disabled", disabled, sizeof(disabled));
+	fprintf(stderr,
+		"tamerocks: reactor '%s': io_uring_setup failed: %s "
+		"(kernel.io_uring_disabled=%s). tamerocks needs io_uring: Linux >= 5.6, "
+		"not disabled by sysctl (set kernel.io_uring_disabled=0), not denied "
+		"by a seccomp profile or container runtime, and enough RLIMIT_MEMLOCK "
+		"on kernels before 5.12.%s\n",
+		r->name, strerror(-err), disabled,
+		falling_back ? " Falling back to blocking system calls on the reactor "
+			       "thread (TAME_REACTOR_SYNC_FALLBACK): correct, but every "
+			       "file operation now blocks the reactor."
+			     : " To run anyway with blocking system calls, allow the "
+			       "synchronous fallback (TAME_REACTOR_SYNC_FALLBACK).");
+}
+
+static int ring_init(struct tame_reactor *r, unsigned *flags_out)
+{
+	static const unsigned attempts[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.flags = attempts[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = 2 * r->opts.ring_entries;
+		ret = io_uring_queue_init_params(r->opts.ring_entries, &r->ring, &p);
+		if (ret == 0) {
+			*flags_out = attempts[i];
+			return 0;
+		}
+		if (ret != -EINVAL) /* EINVAL: flags unknown to this kernel */
+			break;
+	}
+	return ret;
+}
+
+static void probe_ops(struct tame_reactor *r)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ring);
+
+	for (int k = 0; k < IO_KIND_COUNT; k++)
+		r->op_supported[k] = probe && io_uring_opcode_supported(probe, io_opcode[k]);
+	if (probe)
+		io_uring_free_probe(probe);
+}
+
+int io_ring_setup(struct tame_reactor *r)
+{
+	bool fallback_ok = r->opts.flags & TAME_REACTOR_SYNC_FALLBACK;
+	unsigned flags = 0;
+	int ret;
+
+	snprintf(r->backend, sizeof(r->backend), "sync");
+	r->efd_op.kind = IO_EVENTFD;
+	if (r->opts.flags & TAME_REACTOR_NO_IO_URING) {
+		if (fallback_ok)
+			return 0;
+		fprintf(stderr, "tamerocks: reactor '%s': TAME_REACTOR_NO_IO_URING needs "
+				"TAME_REACTOR_SYNC_FALLBACK: without io_uring there is no "
+				"other way to do I/O\n", r->name);
+		return -EINVAL;
+	}
+	ret = ring_init(r, &flags);
+	if (ret == 0) {
+		probe_ops(r);
+		if (!r->op_supported[IO_READ]) {
+			io_uring_queue_exit(&r->ring);
+			ret = -EOPNOTSUPP; /* pre-5.6 ring: no IORING_OP_READ */
+		}
+	}
+	if (ret < 0) {
+		explain_no_uring(r, ret, fallback_ok);
+		return fallback_ok ? 0 : ret;
+	}
+	r->have_ring = true;
+	snprintf(r->backend, sizeof(r->backend), "io_uring%s%s%s",
+		 flags & IORING_SETUP_SINGLE_ISSUER ? "+single_issuer" : "",
+		 flags & IORING_SETUP_DEFER_TASKRUN ? "+defer_taskrun" : "",
+		 flags & IORING_SETUP_COOP_TASKRUN ? "+coop_taskrun" : "");
+	return 0;
+}
+
+void io_ring_teardown(struct tame_reactor *r)
+{
+	if (!r->have_ring)
+		return;
+	if (r->efd_armed) {
+		/* Complete our own eventfd read so no buffer is left in flight. */
+		uint64_t one = 1;
+
+		if (write(r->efd, &one, sizeof(one)) == sizeof(one))
+			while (r->efd_armed)
+				io_wait(r, 1000000);
+	}
+	io_uring_queue_exit(&r->ring);
+	r->have_ring = false;
+}
+
+/* --- submission and completion -------------------------------------------- */
+
+static void prep(struct io_uring_sqe *sqe, struct io_op *op)
+{
+	void *p1 = (void *)op->p1;
+	void *p2 = (void *)op->p2;
+
+	switch (op->kind) {
+	case IO_READ:
+	case IO_EVENTFD:
+		io_uring_prep_read(sqe, op->fd, p1, (unsigned)op->len, op->off);
+		break;
+	case IO_WRITE:
+		io_uring_prep_write(sqe, op->fd, p1, (unsigned)op->len, op->off);
+		break;
+	case IO_READV:
+		io_uring_prep_readv(sqe, op->fd, p1, (unsigned)op->len, op->off);
+		break;
+	case IO_WRITEV:
+		io_uring_prep_writev(sqe, op->fd, p1, (unsigned)op->len, op->off);
+		break;
+	case IO_FSYNC:
+		io_uring_prep_fsync(sqe, op->fd, 0);
+		break;
+	case IO_FDATASYNC:
+		io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case IO_SYNC_FILE_RANGE:
+		io_uring_prep_sync_file_range(sqe, op->fd, (unsigned)op->len, op->off,
+					      (int)op->flags);
+		break;
+	case IO_FALLOCATE:
+		io_uring_prep_fallocate(sqe, op->fd, (int)op->mode, (off_t)op->off,
+					(off_t)op->len);
+		break;
+	case IO_OPENAT:
+		io_uring_prep_openat(sqe, op->fd, p1, (int)op->flags, op->mode);
+		break;
+	case IO_STATX:
+		io_uring_prep_statx(sqe, op->fd, p1, (int)op->flags, op->mode, p2);
+		break;
+	case IO_CLOSE:
+		io_uring_prep_close(sqe, op->fd);
+		break;
+	case IO_RENAMEAT:
+		io_uring_prep_renameat(sqe, op->fd, p1, op->fd2, p2, op->flags);
+		break;
+	case IO_UNLINKAT:
+		io_uring_prep_unlinkat(sqe, op->fd, p1, (int)op->flags);
+		break;
+	case IO_MKDIRAT:
+		io_uring_prep_mkdirat(sqe, op->fd, p1, op->mode);
+		break;
+	case IO_LINKAT:
+		io_uring_prep_linkat(sqe, op->fd, p1, op->fd2, p2, (int)op->flags);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, op);
+}
+
+bool io_busy(struct tame_reactor *r)
+{
+	return r->have_ring && (r->inflight || io_uring_sq_ready(&r->ring));
+}
+
+void io_submit(struct tame_reactor *r, bool get_events)
+{
+	unsigned before;
+
+	if (!r->have_ring)
+		return;
+	before = io_uring_sq_ready(&r->ring);
+	/* Errors (-EINTR, -EAGAIN, -EBUSY) leave the SQEs queued for the next
+	 * turn; nothing is lost. */
+	if (get_events)
+		io_uring_submit_and_get_events(&r->ring);
+	else
+		io_uring_submit(&r->ring);
+	STAT_INC(r, io_enters);
+	STAT_ADD(r, sqes_submitted, before - io_uring_sq_ready(&r->ring));
+}
+
+/* Take an SQE; a full SQ is flushed to the kernel first. */
+static struct io_uring_sqe *sqe_get(struct tame_reactor *r)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&r->ring))) {
+		io_submit(r, true);
+		io_reap(r);
+	}
+	return sqe;
+}
+
+static void wake_io_waiter(struct tame_reactor *r)
+{
+	struct io_waiter *w = r->io_wait_head;
+
+	if (!w)
+		return;
+	r->io_wait_head = w->next;
+	if (!r->io_wait_head)
+		r->io_wait_tail = NULL;
+	w->woken = true;
+	tame_wake(w->task->fiber);
+}
+
+static void complete(struct tame_reactor *r, struct io_op *op, int res)
+{
+	if (op->kind == IO_EVENTFD) {
+		r->efd_armed = false;
+		return;
+	}
+	if ((res == -EAGAIN || res == -EINTR) && op->retries < IO_RETRY_LIMIT) {
+		op->retries++;
+		op->retry_next = r->retry_head;
+		r->retry_head = op;
+		return;
+	}
+	r->inflight--;
+	op->res = res;
+	if (--op->batch->pending == 0)
+		tame_wake(op->batch->task->fiber);
+	wake_io_waiter(r);
+}
+
+unsigned io_reap(struct tame_reactor *r)
+{
+	struct io_uring_cqe *cqes[IO_REAP_BATCH];
+	struct io_op *ops[IO_REAP_BATCH];
+	int res[IO_REAP_BATCH];
+	unsigned total = 0, n;
+
+	if (!r->have_ring)
+		return 0;
+	while ((n = io_uring_peek_batch_cqe(&r->ring, cqes, IO_REAP_BATCH)) > 0) {
+		unsigned k = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			if (cqes[i]->user_data == LIBURING_UDATA_TIMEOUT)
+				continue;
+			ops[k] = io_uring_cqe_get_data(cqes[i]);
+			res[k++] = cqes[i]->res;
+		}
+		io_uring_cq_advance(&r->ring, n);
+		for (unsigned i = 0; i < k; i++)
+			complete(r, ops[i], res[i]);
+		STAT_ADD(r, cqes_reaped, k);
+		total += n;
+	}
+	return total;
+}
+
+void io_flush_retries(struct tame_reactor *r)
+{
+	while (r->retry_head) {
+		struct io_op *op = r->retry_head;
+
+		r->retry_head = op->retry_next;
+		prep(sqe_get(r), op);
+	}
+}
+
+void io_arm_eventfd(struct tame_reactor *r)
+{
+	if (r->efd_armed)
+		return;
+	r->efd_op.fd = r->efd;
+	r->efd_op.p1 = &r->efd_value;
+	r->efd_op.len = sizeof(r->efd_value);
+	r->efd_op.off = 0;
+	prep(sqe_get(r), &r->efd_op);
+	r->efd_armed = true;
+}
+
+int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
+{
+	struct __kernel_timespec kts;
+	struct timespec ts;
+	bool timed = timeout_ns != UINT64_MAX;
+
+	if (timed) {
+		kts.tv_sec = (long long)(timeout_ns / 1000000000ull);
+		kts.tv_nsec = (long long)(timeout_ns % 1000000000ull);
+		ts.tv_sec = (time_t)kts.tv_sec;
+		ts.tv_nsec = (long)kts.tv_nsec;
+	}
+	if (r->have_ring) {
+		struct io_uring_cqe *cqe;
+		unsigned before;
+
+		io_arm_eventfd(r);
+		before = io_uring_sq_ready(&r->ring);
+		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &kts : NULL, NULL);
+		STAT_INC(r, io_enters);
+		STAT_ADD(r, sqes_submitted, before - io_uring_sq_ready(&r->ring));
+		io_reap(r);
+	} else {
+		struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
+
+		if (ppoll(&pfd, 1, timed ? &ts : NULL, NULL) > 0 && (pfd.revents & POLLIN)) {
+			if (read(r->efd, &r->efd_value, sizeof(r->efd_value)) < 0)
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+/* --- the fiber-facing calls ----------------------------------------------- */
+
+/* The calling fiber's reactor if this operation can go through its ring. */
+static struct tame_reactor *ring_for(enum io_kind kind)
+{
+	struct tame_task *t = tame_task_tls_;
+
+	if (!t || !t->reactor->have_ring || !t->reactor->op_supported[kind])
+		return NULL;
+	return t->reactor;
+}
+
+/* Queue op as one SQE, waiting for an in-flight slot if all are taken. */
+static void io_queue(struct tame_reactor *r, struct io_op *op)
+{
+	while (r->inflight >= r->opts.max_inflight) {
+		struct io_waiter w = {.task = tame_task_tls_};
+
+		if (r->io_wait_tail)
+			r->io_wait_tail->next = &w;
+		else
+			r->io_wait_head = &w;
+		r->io_wait_tail = &w;
+		while (!w.woken)
+			tame_park();
+	}
+	r->inflight++;
+	prep(sqe_get(r), op);
+}
+
+static int io_run(struct tame_reactor *r, struct io_op *op)
+{
+	struct io_batch b = {.pending = 1, .task = tame_task_tls_};
+
+	op->batch = &b;
+	io_queue(r, op);
+	while (b.pending)
+		tame_park();
+	return op->res;
+}
+
+static size_t clamp_rw(size_t len)
+{
+	return len > IO_MAX_RW_BYTES ? IO_MAX_RW_BYTES : len;
+}
+
+#define SYS_RETRY(expr)                                   \
+	({                                                \
+		long _r;                                  \
+		do {                                      \
+			_r = (long)(expr);                \
+		} while (_r < 0 && errno == EINTR);       \
+		_r < 0 ? -errno : _r;                     \
+	})
+
+ssize_t tame_io_read(int fd, void *buf, size_t len, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	struct io_op op = {.kind = IO_READ, .fd = fd, .p1 = buf, .len = clamp_rw(len), .off = (uint64_t)off};
+
+	if (!r)
+		return SYS_RETRY(pread(fd, buf, len, off));
+	return io_run(r, &op);
+}
+
+ssize_t tame_io_write(int fd, const void *buf, size_t len, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_WRITE);
+	struct io_op op = {.kind = IO_WRITE, .fd = fd, .p1 = buf, .len = clamp_rw(len), .off = (uint64_t)off};
+
+	if (!r)
+		return SYS_RETRY(pwrite(fd, buf, len, off));
+	return io_run(r, &op);
+}
+
+ssize_t tame_io_read_buffered(int fd, void *buf, size_t len, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	ssize_t ret;
+
+	if (!r)
+		return SYS_RETRY(pread(fd, buf, len, off));
+	ret = SYS_RETRY(preadv2(fd, &iov, 1, off, RWF_NOWAIT));
+	if (ret != -EAGAIN && ret != -EOPNOTSUPP)
+		return ret;
+	return tame_io_read(fd, buf, len, off);
+}
+
+ssize_t tame_io_write_buffered(int fd, const void *buf, size_t len, off_t off, int *nowait)
+{
+	struct tame_reactor *r = ring_for(IO_WRITE);
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	ssize_t ret;
+
+	if (!r || *nowait < 0)
+		return SYS_RETRY(pwrite(fd, buf, len, off));
+	ret = SYS_RETRY(pwritev2(fd, &iov, 1, off, RWF_NOWAIT));
+	if (ret >= 0) {
+		*nowait = 1;
+		return ret;
+	}
+	if (ret == -EOPNOTSUPP) {
+		*nowait = -1;
+		return SYS_RETRY(pwrite(fd, buf, len, off));
+	}
+	if (ret != -EAGAIN)
+		return ret;
+	return tame_io_write(fd, buf, len, off);
+}
+
+ssize_t tame_io_readv(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_READV);
+	struct io_op op = {.kind = IO_READV, .fd = fd, .p1 = iov, .len = (uint64_t)iovcnt, .off = (uint64_t)off};
+
+	if (iovcnt < 0)
+		return -EINVAL;
+	if (!r)
+		return SYS_RETRY(preadv(fd, iov, iovcnt, off));
+	return io_run(r, &op);
+}
+
+ssize_t tame_io_writev(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_WRITEV);
+	struct io_op op = {.kind = IO_WRITEV, .fd = fd, .p1 = iov, .len = (uint64_t)iovcnt, .off = (uint64_t)off};
+
+	if (iovcnt < 0)
+		return -EINVAL;
+	if (!r)
+		return SYS_RETRY(pwritev(fd, iov, iovcnt, off));
+	return io_run(r, &op);
+}
+
+int tame_io_fsync(int fd)
+{
+	struct tame_reactor *r = ring_for(IO_FSYNC);
+	struct io_op op = {.kind = IO_FSYNC, .fd = fd};
+
+	if (!r)
+		return (int)SYS_RETRY(fsync(fd));
+	return io_run(r, &op);
+}
+
+int tame_io_fdatasync(int fd)
+{
+	struct tame_reactor *r = ring_for(IO_FDATASYNC);
+	struct io_op op = {.kind = IO_FDATASYNC, .fd = fd};
+
+	if (!r)
+		return (int)SYS_RETRY(fdatasync(fd));
+	return io_run(r, &op);
+}
+
+int tame_io_sync_file_range(int fd, off_t off, off_t len, unsigned flags)
+{
+	struct tame_reactor *r = ring_for(IO_SYNC_FILE_RANGE);
+	struct io_op op = {.kind = IO_SYNC_FILE_RANGE, .fd = fd, .len = (uint64_t)len,
+			   .off = (uint64_t)off, .flags = flags};
+
+	/* The SQE carries a 32-bit length. */
+	if (!r || len < 0 || (uint64_t)len > UINT32_MAX)
+		return (int)SYS_RETRY(sync_file_range(fd, off, len, flags));
+	return io_run(r, &op);
+}
+
+int tame_io_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	struct tame_reactor *r = ring_for(IO_FALLOCATE);
+	struct io_op op = {.kind = IO_FALLOCATE, .fd = fd, .mode = (unsigned)mode,
+			   .off = (uint64_t)off, .len = (uint64_t)len};
+
+	if (!r)
+		return (int)SYS_RETRY(fallocate(fd, mode, off, len));
+	return io_run(r, &op);
+}
+
+int tame_io_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct tame_reactor *r = ring_for(IO_OPENAT);
+	struct io_op op = {.kind = IO_OPENAT, .fd = dirfd, .p1 = path, .flags = (unsigned)flags,
+			   .mode = mode};
+
+	if (!r)
+		return (int)SYS_RETRY(openat(dirfd, path, flags, mode));
+	return io_run(r, &op);
+}
+
+int tame_io_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
+{
+	struct tame_reactor *r = ring_for(IO_STATX);
+	struct io_op op = {.kind = IO_STATX, .fd = dirfd, .p1 = path, .p2 = out,
+			   .flags = (unsigned)flags, .mode = mask};
+
+	if (!r)
+		return (int)SYS_RETRY(statx(dirfd, path, flags, mask, out));
+	return io_run(r, &op);
+}
+
+int tame_io_close(int fd)
+{
+	struct tame_reactor *r = ring_for(IO_CLOSE);
+	struct io_op op = {.kind = IO_CLOSE, .fd = fd};
+
+	/* close() is never retried: Linux releases the fd even on EINTR. */
+	if (!r)
+		return close(fd) < 0 ? -errno : 0;
+	return io_run(r, &op);
+}
+
+int tame_io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		     unsigned flags)
+{
+	struct tame_reactor *r = ring_for(IO_RENAMEAT);
+	struct io_op op = {.kind = IO_RENAMEAT, .fd = olddirfd, .p1 = oldpath, .fd2 = newdirfd,
+			   .p2 = newpath, .flags = flags};
+
+	if (!r)
+		return (int)SYS_RETRY(renameat2(olddirfd, oldpath, newdirfd, newpath, flags));
+	return io_run(r, &op);
+}
+
+int tame_io_unlinkat(int dirfd, const char *path, int flags)
+{
+	struct tame_reactor *r = ring_for(IO_UNLINKAT);
+	struct io_op op = {.kind = IO_UNLINKAT, .fd = dirfd, .p1 = path, .flags = (unsigned)flags};
+
+	if (!r)
+		return (int)SYS_RETRY(unlinkat(dirfd, path, flags));
+	return io_run(r, &op);
+}
+
+int tame_io_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	struct tame_reactor *r = ring_for(IO_MKDIRAT);
+	struct io_op op = {.kind = IO_MKDIRAT, .fd = dirfd, .p1 = path, .mode = mode};
+
+	if (!r)
+		return (int)SYS_RETRY(mkdirat(dirfd, path, mode));
+	return io_run(r, &op);
+}
+
+int tame_io_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		   int flags)
+{
+	struct tame_reactor *r = ring_for(IO_LINKAT);
+	struct io_op op = {.kind = IO_LINKAT, .fd = olddirfd, .p1 = oldpath, .fd2 = newdirfd,
+			   .p2 = newpath, .flags = (unsigned)flags};
+
+	if (!r)
+		return (int)SYS_RETRY(linkat(olddirfd, oldpath, newdirfd, newpath, flags));
+	return io_run(r, &op);
+}
+
+/* Above this many reads, the op array comes from the heap, not the stack. */
+#define IO_BATCH_STACK_OPS 64
+/* A plain thread's own ring for read batches (MultiGet from OS threads). */
+#define THREAD_RING_ENTRIES 64
+
+static pthread_key_t thread_ring_key;
+static pthread_once_t thread_ring_once = PTHREAD_ONCE_INIT;
+static __thread struct io_uring *thread_ring TAME_TLS_IE;
+static __thread bool thread_ring_failed TAME_TLS_IE;
+
+static void thread_ring_release(void *ring)
+{
+	io_uring_queue_exit(ring);
+	free(ring);
+}
+
+static void thread_ring_key_init(void)
+{
+	pthread_key_create(&thread_ring_key, thread_ring_release);
+}
+
+/* Created on a thread's first batch; released when the thread exits. NULL
+ * when this kernel refuses io_uring: the batch then reads serially. */
+static struct io_uring *thread_ring_get(void)
+{
+	struct io_uring *ring;
+
+	if (thread_ring || thread_ring_failed)
+		return thread_ring;
+	pthread_once(&thread_ring_once, thread_ring_key_init);
+	ring = calloc(1, sizeof(*ring));
+	if (!ring || io_uring_queue_init(THREAD_RING_ENTRIES, ring, 0) < 0) {
+		free(ring);
+		thread_ring_failed = true;
+		return NULL;
+	}
+	pthread_setspecific(thread_ring_key, ring);
+	thread_ring = ring;
+	return ring;
+}
+
+static ssize_t read_one(const struct tame_io_read_req *q)
+{
+	return SYS_RETRY(pread(q->fd, q->buf, q->len, q->off));
+}
+
+/* Up to THREAD_RING_ENTRIES reads at once on the thread's ring, waiting
+ * for all of them; a read the ring cannot take is done with pread. */
+static void thread_batch(struct io_uring *ring, struct tame_io_read_req *reqs, size_t n)
+{
+	size_t queued = 0, done = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+		if (!sqe) {
+			reqs[i].res = read_one(&reqs[i]);
+			continue;
+		}
+		io_uring_prep_read(sqe, reqs[i].fd, reqs[i].buf, (unsigned)clamp_rw(reqs[i].len),
+				   (uint64_t)reqs[i].off);
+		io_uring_sqe_set_data(sqe, &reqs[i]);
+		queued++;
+	}
+	while (done < queued) {
+		struct io_uring_cqe *cqe;
+		int ret = io_uring_submit_and_wait(ring, 1);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			break;
+		while (io_uring_peek_cqe(ring, &cqe) == 0) {
+			struct tame_io_read_req *q = io_uring_cqe_get_data(cqe);
+
+			q->res = cqe->res;
+			if (q->res == -EAGAIN || q->res == -EINTR)
+				q->res = read_one(q);
+			io_uring_cqe_seen(ring, cqe);
+			done++;
+		}
+	}
+	/* Only a broken ring leaves reads behind: wait them out, then give up
+	 * on the ring for this thread. */
+	if (done < queued) {
+		io_uring_queue_exit(ring);
+		free(ring);
+		pthread_setspecific(thread_ring_key, NULL);
+		thread_ring = NULL;
+		thread_ring_failed = true;
+		for (size_t i = 0; i < n; i++)
+			reqs[i].res = read_one(&reqs[i]);
+	}
+}
+
+static void read_batch_off_fiber(struct tame_io_read_req *reqs, size_t n)
+{
+	struct io_uring *ring = n > 1 ? thread_ring_get() : NULL;
+
+	if (!ring) {
+		for (size_t i = 0; i < n; i++)
+			reqs[i].res = read_one(&reqs[i]);
+		return;
+	}
+	for (size_t i = 0; i < n; i += THREAD_RING_ENTRIES)
+		thread_batch(ring, reqs + i, n - i < THREAD_RING_ENTRIES ? n - i : THREAD_RING_ENTRIES);
+}
+
+int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	struct io_op stack_ops[IO_BATCH_STACK_OPS], *ops = stack_ops;
+	struct io_batch b;
+
+	if ((!reqs && n) || n > INT32_MAX)
+		return -EINVAL;
+	if (!r) {
+		if (tame_task_tls_)
+			for (size_t i = 0; i < n; i++)
+				reqs[i].res = read_one(&reqs[i]);
+		else
+			read_batch_off_fiber(reqs, n);
+		return (int)n;
+	}
+	if (n > IO_BATCH_STACK_OPS && !(ops = calloc(n, sizeof(*ops))))
+		return -ENOMEM;
+	b = (struct io_batch){.pending = (unsigned)n, .task = tame_task_tls_};
+	for (size_t i = 0; i < n; i++) {
+		ops[i] = (struct io_op){.kind = IO_READ, .fd = reqs[i].fd, .p1 = reqs[i].buf,
+					.len = clamp_rw(reqs[i].len),
+					.off = (uint64_t)reqs[i].off, .batch = &b};
+		io_queue(r, &ops[i]);
+	}
+	while (b.pending)
+		tame_park();
+	for (size_t i = 0; i < n; i++)
+		reqs[i].res = ops[i].res;
+	if (ops != stack_ops)
+		free(ops);
+	return (int)n;
+}
