@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every tame_io_* call against real files, in three ways: on a fiber of an
+// io_uring reactor, on a fiber of a sync-fallback reactor, and off a fiber
+// (the plain system call path). Setup and verification use plain syscalls
+// so that a failing tame_io_* call cannot hide behind another one.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tame_fiber.h"
+#include "tame_reactor.h"
+#include "test_util.h"
+
+namespace
+{
+
+using tame_test::DefaultOpts;
+using tame_test::MakeReactor;
+using tame_test::ReactorPtr;
+using tame_test::SpawnFn;
+using tame_test::StatsOf;
+using tame_test::TempDir;
+
+enum class Mode { kOffFiber, kIoUring, kSync };
+
+void PrintTo(Mode mode, std::ostream *os)
+{
+	*os << (mode == Mode::kOffFiber  ? "off-fiber"
+	        : mode == Mode::kIoUring ? "io_uring"
+	                                 : "sync-fallback");
+}
+
+std::string ModeName(const testing::TestParamInfo<Mode> &info)
+{
+	switch (info.param) {
+	case Mode::kOffFiber:
+		return "OffFiber";
+	case Mode::kIoUring:
+		return "IoUring";
+	case Mode::kSync:
+		return "SyncFallback";
+	}
+	return "?";
+}
+
+tame_reactor_opts OptsFor(Mode mode)
+{
+	tame_reactor_opts opts = DefaultOpts();
+	if (mode == Mode::kSync)
+		opts.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
+	return opts;
+}
+
+std::string Pattern(size_t bytes, unsigned seed)
+{
+	std::string s(bytes, '\0');
+	for (size_t i = 0; i < bytes; ++i)
+		s[i] = static_cast<char>((i * 31 + seed * 17 + (i >> 8)) & 0xFF);
+	return s;
+}
+
+std::string ReadWholeFile(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "<missing>";
+	std::string out;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		out.append(buf, static_cast<size_t>(n));
+	close(fd);
+	return out;
+}
+
+void WriteWholeFile(int dirfd, const char *name, const std::string &data)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	ASSERT_GE(fd, 0) << strerror(errno);
+	ASSERT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
+	close(fd);
+}
+
+int OpenRw(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	EXPECT_GE(fd, 0) << strerror(errno);
+	return fd;
+}
+
+// A descriptor number that is not open and will not be handed out: the
+// kernel gives out the lowest free number, so the top of the RLIMIT_NOFILE
+// range stays free however many descriptors the library opens meanwhile
+// (its ring, an eventfd, a per-thread ring for off-fiber batches).
+int ClosedFd()
+{
+	struct rlimit lim;
+	int fd = 1 << 20;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+	    lim.rlim_cur < rlim_t(fd))
+		fd = int(lim.rlim_cur) - 1;
+	EXPECT_EQ(fcntl(fd, F_GETFD), -1) << "fd " << fd << " is open";
+	return fd;
+}
+
+bool Exists(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+class Io : public testing::TestWithParam<Mode>
+{
+      protected:
+	void SetUp() override
+	{
+		if (GetParam() != Mode::kIoUring)
+			return;
+		tame_reactor_opts opts = OptsFor(Mode::kIoUring);
+		tame_reactor *probe = nullptr;
+		int rc = tame_reactor_create(&opts, &probe);
+		if (rc == -ENOSYS || rc == -EPERM)
+			GTEST_SKIP() << "kernel refuses io_uring: " << strerror(-rc);
+		ASSERT_EQ(rc, 0) << strerror(-rc);
+		tame_reactor_destroy(probe);
+	}
+
+	// Runs body on a fiber of the parameter's reactor, or directly.
+	void Run(const tame_test::Fn &body)
+	{
+		Run(OptsFor(GetParam()), body);
+	}
+
+	void Run(const tame_reactor_opts &opts, const tame_test::Fn &body)
+	{
+		if (GetParam() == Mode::kOffFiber) {
+			ASSERT_EQ(tame_fiber_self(), nullptr);
+			body();
+			return;
+		}
+		tame_reactor *raw = nullptr;
+		int rc = tame_reactor_create(&opts, &raw);
+		ASSERT_EQ(rc, 0) << strerror(-rc);
+		ReactorPtr r(raw);
+		if (GetParam() == Mode::kIoUring) {
+			EXPECT_TRUE(tame_reactor_uses_io_uring(r.get()));
+		} else {
+			EXPECT_FALSE(tame_reactor_uses_io_uring(r.get()));
+			EXPECT_STREQ(tame_reactor_backend(r.get()), "sync");
+		}
+		bool on_fiber = false;
+		ASSERT_EQ(SpawnFn(r.get(),
+		                  [&] {
+			                  on_fiber = tame_fiber_self() != nullptr;
+			                  body();
+		                  }),
+		          0);
+		EXPECT_EQ(tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY), 0);
+		EXPECT_TRUE(on_fiber);
+		stats_ = StatsOf(r.get());
+		if (GetParam() == Mode::kIoUring) {
+			// Every body does I/O: it went through the ring.
+			EXPECT_GT(stats_.sqes_submitted, 0u);
+			EXPECT_GT(stats_.cqes_reaped, 0u);
+			EXPECT_GT(stats_.io_enters, 0u);
+		} else {
+			EXPECT_EQ(stats_.sqes_submitted, 0u);
+			EXPECT_EQ(stats_.cqes_reaped, 0u);
+		}
+	}
+
+	int dirfd() const
+	{
+		return dir_.fd();
+	}
+
+	TempDir dir_;
+	tame_reactor_stats stats_{};
+};
+
+TEST_P(Io, OpenatCreatesAndReportsMissingOrExistingFiles)
+{
+	const std::string absolute = dir_.Join("absolute");
+	Run([&] {
+		int fd = tame_io_openat(dirfd(), "created", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+		ASSERT_GE(fd, 0) << strerror(-fd);
+		struct stat st;
+		ASSERT_EQ(fstat(fd, &st), 0);
+		EXPECT_TRUE(S_ISREG(st.st_mode));
+		EXPECT_EQ(st.st_mode & 0777, 0600u);
+		EXPECT_EQ(close(fd), 0);
+
+		EXPECT_EQ(tame_io_openat(dirfd(), "missing", O_RDONLY, 0), -ENOENT);
+		EXPECT_EQ(tame_io_openat(dirfd(), "created", O_CREAT | O_EXCL | O_RDWR, 0600),
+		          -EEXIST);
+		EXPECT_EQ(tame_io_openat(dirfd(), "created", O_RDONLY | O_DIRECTORY, 0), -ENOTDIR);
+
+		int abs_fd = tame_io_openat(AT_FDCWD, absolute.c_str(),
+		                            O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		ASSERT_GE(abs_fd, 0) << strerror(-abs_fd);
+		EXPECT_EQ(close(abs_fd), 0);
+	});
+	EXPECT_TRUE(Exists(dirfd(), "absolute"));
+}
+
+TEST_P(Io, WriteThenReadReturnsTheSameBytes)
+{
+	const std::string first = Pattern(10000, 1), second = Pattern(3000, 2);
+	int fd = OpenRw(dirfd(), "data");
+	ASSERT_GE(fd, 0);
+	std::string via_read;
+	Run([&] {
+		EXPECT_EQ(tame_io_write(fd, first.data(), first.size(), 0), ssize_t(first.size()));
+		// An unaligned offset past EOF leaves a hole of zeroes.
+		EXPECT_EQ(tame_io_write(fd, second.data(), second.size(), 12345),
+		          ssize_t(second.size()));
+		std::string buf(12345 + second.size(), 'x');
+		EXPECT_EQ(tame_io_read(fd, &buf[0], buf.size(), 0), ssize_t(buf.size()));
+		via_read = buf;
+	});
+	std::string want = first + std::string(12345 - first.size(), '\0') + second;
+	EXPECT_TRUE(ReadWholeFile(dirfd(), "data") == want);
+	EXPECT_TRUE(via_read == want);
+	close(fd);
+}
+
+TEST_P(Io, ReadNearEofIsShortAndAtEofIsZero)
+{
+	const std::string data = Pattern(10000, 3);
+	WriteWholeFile(dirfd(), "short", data);
+	int fd = openat(dirfd(), "short", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ssize_t near_eof = -1, at_eof = -1, past_eof = -1;
+	std::string tail;
+	Run([&] {
+		char buf[4096];
+		near_eof = tame_io_read(fd, buf, sizeof(buf), 9900);
+		if (near_eof > 0)
+			tail.assign(buf, size_t(near_eof));
+		at_eof = tame_io_read(fd, buf, sizeof(buf), 10000);
+		past_eof = tame_io_read(fd, buf, sizeof(buf), 1 << 20);
+	});
+	EXPECT_EQ(near_eof, 100);
+	EXPECT_TRUE(tail == data.substr(9900));
+	EXPECT_EQ(at_eof, 0);
+	EXPECT_EQ(past_eof, 0);
+	close(fd);
+}
+
+TEST_P(Io, ReadvAndWritevScatterAndGather)
+{
+	const std::string a = Pattern(100, 4), b = Pattern(4000, 5), c = Pattern(7, 6);
+	int fd = OpenRw(dirfd(), "vec");
+	ASSERT_GE(fd, 0);
+	std::string x(1000, '?'), y(3000, '?'), z(500, '?');
+	ssize_t wrote = -1, got = -1;
+	Run([&] {
+		struct iovec out[3] = {{const_cast<char *>(a.data()), a.size()},
+		                       {const_cast<char *>(b.data()), b.size()},
+		                       {const_cast<char *>(c.data()), c.size()}};
+		wrote = tame_io_writev(fd, out, 3, 50);
+		struct iovec in[3] = {{&x[0], x.size()}, {&y[0], y.size()}, {&z[0], z.size()}};
+		got = tame_io_readv(fd, in, 3, 50); // asks 4500, 4107 exist
+	});
+	const std::string all = a + b + c;
+	EXPECT_EQ(wrote, ssize_t(all.size()));
+	EXPECT_TRUE(ReadWholeFile(dirfd(), "vec") == std::string(50, '\0') + all);
+	ASSERT_EQ(got, ssize_t(all.size()));
+	EXPECT_TRUE(x + y + z.substr(0, all.size() - 4000) == all);
+	EXPECT_EQ(z.substr(all.size() - 4000), std::string(500 - 107, '?'));
+	close(fd);
+}
+
+TEST_P(Io, FsyncAndFdatasyncSucceedAndRejectBadFds)
+{
+	int fd = OpenRw(dirfd(), "synced");
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(write(fd, "abc", 3), 3);
+	Run([&] {
+		const int bad = ClosedFd();
+		EXPECT_EQ(tame_io_fsync(fd), 0);
+		EXPECT_EQ(tame_io_fdatasync(fd), 0);
+		EXPECT_EQ(tame_io_fsync(bad), -EBADF);
+		EXPECT_EQ(tame_io_fdatasync(bad), -EBADF);
+	});
+	close(fd);
+}
+
+TEST_P(Io, SyncFileRangeSucceedsAndRejectsBadArguments)
+{
+	int fd = OpenRw(dirfd(), "ranged");
+	ASSERT_GE(fd, 0);
+	const std::string data = Pattern(8192, 7);
+	ASSERT_EQ(write(fd, data.data(), data.size()), ssize_t(data.size()));
+	Run([&] {
+		const int bad = ClosedFd();
+		EXPECT_EQ(tame_io_sync_file_range(fd, 0, 4096, SYNC_FILE_RANGE_WRITE), 0);
+		EXPECT_EQ(tame_io_sync_file_range(fd, 0, 0,
+		                                  SYNC_FILE_RANGE_WAIT_BEFORE |
+		                                      SYNC_FILE_RANGE_WRITE |
+		                                      SYNC_FILE_RANGE_WAIT_AFTER),
+		          0);
+		EXPECT_EQ(tame_io_sync_file_range(bad, 0, 0, SYNC_FILE_RANGE_WRITE), -EBADF);
+		EXPECT_EQ(tame_io_sync_file_range(fd, 0, 0, 0x80), -EINVAL);
+	});
+	close(fd);
+}
+
+TEST_P(Io, FallocateExtendsOrKeepsTheSize)
+{
+	int fd = OpenRw(dirfd(), "allocated");
+	ASSERT_GE(fd, 0);
+	struct stat extended {
+	}, kept{};
+	Run([&] {
+		const int bad = ClosedFd();
+		EXPECT_EQ(tame_io_fallocate(fd, 0, 0, 1 << 20), 0);
+		fstat(fd, &extended);
+		EXPECT_EQ(tame_io_fallocate(fd, FALLOC_FL_KEEP_SIZE, 1 << 20, 1 << 20), 0);
+		fstat(fd, &kept);
+		EXPECT_EQ(tame_io_fallocate(bad, 0, 0, 4096), -EBADF);
+		EXPECT_EQ(tame_io_fallocate(fd, 0, 0, 0), -EINVAL);
+	});
+	EXPECT_EQ(extended.st_size, 1 << 20);
+	EXPECT_EQ(kept.st_size, 1 << 20);
+	EXPECT_GE(kept.st_blocks * 512, 2 << 20); // the kept-size range is allocated
+	close(fd);
+}
+
+TEST_P(Io, StatxReportsSizeTypeAndMissingFiles)
+{
+	WriteWholeFile(dirfd(), "sized", Pattern(5000, 8));
+	ASSERT_EQ(mkdirat(dirfd(), "sub", 0755), 0);
+	int fd = openat(dirfd(), "sized", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	struct statx by_name {
+	}, by_fd{}, dir{}, untouched{};
+	int missing = 0;
+	Run([&] {
+		EXPECT_EQ(tame_io_statx(dirfd(), "sized", 0, STATX_SIZE | STATX_MODE, &by_name), 0);
+		EXPECT_EQ(tame_io_statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &by_fd), 0);
+		EXPECT_EQ(tame_io_statx(dirfd(), "sub", 0, STATX_MODE, &dir), 0);
+		missing = tame_io_statx(dirfd(), "missing", 0, STATX_SIZE, &untouched);
+	});
+	EXPECT_EQ(by_name.stx_size, 5000u);
+	EXPECT_TRUE(S_ISREG(by_name.stx_mode));
+	EXPECT_EQ(by_fd.stx_size, 5000u);
+	EXPECT_TRUE(S_ISDIR(dir.stx_mode));
+	EXPECT_EQ(missing, -ENOENT);
+	close(fd);
+}
+
+TEST_P(Io, CloseReleasesTheFdAndAClosedFdIsEBADF)
+{
+	int fd = OpenRw(dirfd(), "closing");
+	ASSERT_GE(fd, 0);
+	int first = -1, second = 0;
+	ssize_t read_closed = 0, write_closed = 0;
+	Run([&] {
+		first = tame_io_close(fd);
+		char buf[16];
+		read_closed = tame_io_read(fd, buf, sizeof(buf), 0);
+		write_closed = tame_io_write(fd, "x", 1, 0);
+		second = tame_io_close(fd);
+	});
+	EXPECT_EQ(first, 0);
+	EXPECT_EQ(fcntl(fd, F_GETFD), -1); // really gone from the table
+	EXPECT_EQ(read_closed, -EBADF);
+	EXPECT_EQ(write_closed, -EBADF);
+	EXPECT_EQ(second, -EBADF);
+}
+
+TEST_P(Io, WriteToAReadOnlyFdIsEBADF)
+{
+	WriteWholeFile(dirfd(), "ro", "read only");
+	int fd = openat(dirfd(), "ro", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ssize_t rc = 0;
+	Run([&] { rc = tame_io_write(fd, "x", 1, 0); });
+	EXPECT_EQ(rc, -EBADF);
+	EXPECT_EQ(ReadWholeFile(dirfd(), "ro"), "read only");
+	close(fd);
+}
+
+TEST_P(Io, RenameatMovesReplacesAndHonoursNoReplace)
+{
+	WriteWholeFile(dirfd(), "a", "AAA");
+	WriteWholeFile(dirfd(), "b", "BBB");
+	ASSERT_EQ(mkdirat(dirfd(), "other", 0755), 0);
+	int other = openat(dirfd(), "other", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(other, 0);
+	Run([&] {
+		EXPECT_EQ(tame_io_renameat(dirfd(), "a", dirfd(), "c", 0), 0);
+		EXPECT_EQ(tame_io_renameat(dirfd(), "c", dirfd(), "b", RENAME_NOREPLACE), -EEXIST);
+		EXPECT_EQ(tame_io_renameat(dirfd(), "c", dirfd(), "b", 0), 0);
+		EXPECT_EQ(tame_io_renameat(dirfd(), "b", other, "moved", 0), 0);
+		EXPECT_EQ(tame_io_renameat(dirfd(), "missing", dirfd(), "x", 0), -ENOENT);
+	});
+	EXPECT_FALSE(Exists(dirfd(), "a"));
+	EXPECT_FALSE(Exists(dirfd(), "b"));
+	EXPECT_FALSE(Exists(dirfd(), "c"));
+	EXPECT_EQ(ReadWholeFile(other, "moved"), "AAA");
+	close(other);
+}
+
+TEST_P(Io, UnlinkatRemovesFilesAndDirectories)
+{
+	WriteWholeFile(dirfd(), "file", "x");
+	ASSERT_EQ(mkdirat(dirfd(), "empty", 0755), 0);
+	ASSERT_EQ(mkdirat(dirfd(), "full", 0755), 0);
+	WriteWholeFile(dirfd(), "full/inside", "y");
+	Run([&] {
+		EXPECT_EQ(tame_io_unlinkat(dirfd(), "file", 0), 0);
+		EXPECT_EQ(tame_io_unlinkat(dirfd(), "file", 0), -ENOENT);
+		EXPECT_EQ(tame_io_unlinkat(dirfd(), "empty", 0), -EISDIR);
+		EXPECT_EQ(tame_io_unlinkat(dirfd(), "empty", AT_REMOVEDIR), 0);
+		EXPECT_EQ(tame_io_unlinkat(dirfd(), "full", AT_REMOVEDIR), -ENOTEMPTY);
+	});
+	EXPECT_FALSE(Exists(dirfd(), "file"));
+	EXPECT_FALSE(Exists(dirfd(), "empty"));
+	EXPECT_TRUE(Exists(dirfd(), "full/inside"));
+}
+
+TEST_P(Io, MkdiratCreatesOnceAndTwiceIsEEXIST)
+{
+	int first = -1, twice = 0, no_parent = 0;
+	Run([&] {
+		first = tame_io_mkdirat(dirfd(), "made", 0750);
+		twice = tame_io_mkdirat(dirfd(), "made", 0750);
+		no_parent = tame_io_mkdirat(dirfd(), "missing/sub", 0750);
+	});
+	EXPECT_EQ(first, 0);
+	EXPECT_EQ(twice, -EEXIST);
+	EXPECT_EQ(no_parent, -ENOENT);
+	struct stat st;
+	ASSERT_EQ(fstatat(dirfd(), "made", &st, 0), 0);
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	EXPECT_EQ(st.st_mode & 0700, 0700u);
+}
+
+TEST_P(Io, LinkatCreatesAHardLink)
+{
+	WriteWholeFile(dirfd(), "src", "linked bytes");
+	int made = -1, again = 0, missing = 0;
+	Run([&] {
+		made = tame_io_linkat(dirfd(), "src", dirfd(), "dst", 0);
+		again = tame_io_linkat(dirfd(), "src", dirfd(), "dst", 0);
+		missing = tame_io_linkat(dirfd(), "nope", dirfd(), "dst2", 0);
+	});
+	EXPECT_EQ(made, 0);
+	EXPECT_EQ(again, -EEXIST);
+	EXPECT_EQ(missing, -ENOENT);
+	struct stat src, dst;
+	ASSERT_EQ(fstatat(dirfd(), "src", &src, 0), 0);
+	ASSERT_EQ(fstatat(dirfd(), "dst", &dst, 0), 0);
+	EXPECT_EQ(src.st_ino, dst.st_ino);
+	EXPECT_EQ(src.st_nlink, 2u);
+	EXPECT_EQ(ReadWholeFile(dirfd(), "dst"), "linked bytes");
+}
+
+TEST_P(Io, ReadBatchFillsEveryRequestWithItsOwnResult)
+{
+	const std::string one = Pattern(65536, 9), two = Pattern(8000, 10);
+	WriteWholeFile(dirfd(), "one", one);
+	WriteWholeFile(dirfd(), "two", two);
+	int fd1 = openat(dirfd(), "one", O_RDONLY | O_CLOEXEC);
+	int fd2 = openat(dirfd(), "two", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd1, 0);
+	ASSERT_GE(fd2, 0);
+	struct Want {
+		int fd;
+		size_t len;
+		off_t off;
+		ssize_t res; // expected
+		const std::string *file;
+	};
+	std::vector<Want> wants;
+	std::vector<std::string> bufs;
+	std::vector<tame_io_read_req> reqs;
+	int rc = -1, null_rc = 0;
+	Run([&] {
+		const int bad = ClosedFd();
+		wants = {
+		    {fd1, 4096, 0, 4096, &one},    {fd1, 4096, 4096, 4096, &one},
+		    {fd1, 1000, 100, 1000, &one},  {fd2, 8000, 0, 8000, &two},
+		    {fd1, 4096, 65436, 100, &one}, {fd1, 10, 65536, 0, &one},
+		    {fd2, 4096, 1 << 20, 0, &two}, {bad, 16, 0, -EBADF, nullptr},
+		    {fd2, 3000, 5000, 3000, &two},
+		};
+		for (const Want &w : wants)
+			bufs.emplace_back(w.len, '?');
+		for (size_t i = 0; i < wants.size(); ++i)
+			reqs.push_back(
+			    {wants[i].fd, &bufs[i][0], wants[i].len, wants[i].off, 12345});
+		rc = tame_io_read_batch(reqs.data(), reqs.size());
+		null_rc = tame_io_read_batch(nullptr, 3);
+	});
+	ASSERT_EQ(reqs.size(), wants.size());
+	EXPECT_EQ(rc, int(reqs.size()));
+	EXPECT_EQ(null_rc, -EINVAL);
+	for (size_t i = 0; i < wants.size(); ++i) {
+		const Want &w = wants[i];
+		ASSERT_EQ(reqs[i].res, w.res) << "request " << i;
+		if (w.res > 0) {
+			EXPECT_TRUE(bufs[i].substr(0, size_t(w.res)) ==
+			            w.file->substr(size_t(w.off), size_t(w.res)))
+			    << "request " << i;
+		}
+	}
+	close(fd1);
+	close(fd2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Io,
+                         testing::Values(Mode::kIoUring, Mode::kSync, Mode::kOffFiber), ModeName);
+
+// ---- many fibers doing I/O on one reactor ---------------------------------
+
+class IoOnReactor : public Io
+{
+};
+
+TEST_P(IoOnReactor, ConcurrentFibersEachGetTheirOwnCompletion)
+{
+	constexpr int kFibers = 64, kBlock = 4096, kRounds = 4;
+	tame_reactor_opts opts = OptsFor(GetParam());
+	opts.ring_entries = 8; // far fewer SQEs than fibers doing I/O
+	int fd = OpenRw(dirfd(), "blocks");
+	ASSERT_GE(fd, 0);
+	int wrong = 0, done = 0;
+	Run(opts, [&] {
+		tame_reactor *r = tame_fiber_reactor();
+		for (int i = 0; i < kFibers; ++i) {
+			ASSERT_EQ(SpawnFn(r,
+			                  [&, i] {
+				                  for (int round = 0; round < kRounds; ++round) {
+					                  std::string mine =
+					                      Pattern(kBlock, i * 100 + round);
+					                  off_t off = off_t(i) * kBlock;
+					                  if (tame_io_write(fd, mine.data(), kBlock,
+					                                    off) != kBlock)
+						                  ++wrong;
+					                  tame_yield();
+					                  std::string back(kBlock, '\0');
+					                  if (tame_io_read(fd, &back[0], kBlock,
+					                                   off) != kBlock ||
+					                      back != mine)
+						                  ++wrong;
+				                  }
+				                  ++done;
+			                  }),
+			          0);
+		}
+	});
+	EXPECT_EQ(done, kFibers);
+	EXPECT_EQ(wrong, 0);
+	std::string file = ReadWholeFile(dirfd(), "blocks");
+	ASSERT_EQ(file.size(), size_t(kFibers) * kBlock);
+	for (int i = 0; i < kFibers; ++i)
+		EXPECT_TRUE(file.substr(size_t(i) * kBlock, kBlock) ==
+		            Pattern(kBlock, i * 100 + kRounds - 1))
+		    << "block " << i;
+	if (GetParam() == Mode::kIoUring) {
+		uint64_t ops = uint64_t(kFibers) * kRounds * 2;
+		EXPECT_GE(stats_.sqes_submitted, ops);
+		EXPECT_GE(stats_.cqes_reaped, ops);
+	}
+	close(fd);
+}
+
+TEST_P(IoOnReactor, ReadBatchLargerThanTheRingCompletes)
+{
+	constexpr int kReads = 64;
+	tame_reactor_opts opts = OptsFor(GetParam());
+	opts.ring_entries = 8; // and max_inflight defaults to what 8 SQEs allow
+	const std::string data = Pattern(kReads * 512, 11);
+	WriteWholeFile(dirfd(), "batch", data);
+	int fd = openat(dirfd(), "batch", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	std::vector<std::string> bufs(kReads, std::string(512, '?'));
+	std::vector<tame_io_read_req> reqs;
+	for (int i = 0; i < kReads; ++i) // in reverse file order
+		reqs.push_back({fd, &bufs[i][0], 512, off_t(kReads - 1 - i) * 512, -1});
+	int rc = -1;
+	Run(opts, [&] { rc = tame_io_read_batch(reqs.data(), reqs.size()); });
+	EXPECT_EQ(rc, kReads);
+	for (int i = 0; i < kReads; ++i) {
+		EXPECT_EQ(reqs[i].res, 512) << "request " << i;
+		EXPECT_TRUE(bufs[i] == data.substr(size_t(kReads - 1 - i) * 512, 512))
+		    << "request " << i;
+	}
+	if (GetParam() == Mode::kIoUring) {
+		EXPECT_GE(stats_.sqes_submitted, uint64_t{kReads});
+	}
+	close(fd);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IoOnReactor, testing::Values(Mode::kIoUring, Mode::kSync),
+                         ModeName);
+
+} // namespace
