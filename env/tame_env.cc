@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tame_env.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tame_fiber.h"
+#include "tame_fs.h"
+#include "tame_reactor.h"
+
+using rocksdb::Env;
+
+namespace tamerocks
+{
+
+TameClock::TameClock() : rocksdb::SystemClockWrapper(rocksdb::SystemClock::Default())
+{
+}
+
+uint64_t TameClock::NowMicros()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t TameClock::NowNanos()
+{
+	return tame_now_ns();
+}
+
+void TameClock::SleepForMicroseconds(int micros)
+{
+	if (micros > 0)
+		tame_sleep_ns((uint64_t)micros * 1000u);
+}
+
+namespace
+{
+
+struct Job {
+	void (*fn)(void *);
+	void *arg;
+	void *tag;
+	void (*unsched_fn)(void *);
+};
+
+void RunJobFiber(void *p)
+{
+	Job *job = static_cast<Job *>(p);
+	job->fn(job->arg);
+}
+
+// A reactor owned by the calling thread, or nullptr when it cannot be made
+// (the jobs then run directly on the thread, I/O as plain system calls).
+tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
+{
+	tame_reactor_opts ro;
+	tame_reactor_opts_init(&ro);
+	ro.name = name;
+	ro.ring_entries = o.ring_entries;
+	ro.stack_bytes = o.stack_bytes;
+	ro.slice_ns = o.slice_us * 1000u;
+	ro.idle_poll_ns = o.idle_poll_us * 1000u;
+	ro.flags = (o.sync_fallback ? TAME_REACTOR_SYNC_FALLBACK : 0u) |
+	           (o.io_uring ? 0u : TAME_REACTOR_NO_IO_URING);
+	tame_reactor *r = nullptr;
+	int rc = tame_reactor_create(&ro, &r);
+	if (rc < 0) {
+		fprintf(stderr,
+		        "tamerocks: %s: tame_reactor_create: %s; running on the "
+		        "plain thread\n",
+		        name, strerror(-rc));
+		return nullptr;
+	}
+	return r;
+}
+
+// Runs job as a fiber of r (owned by this thread) until it returns.
+void RunOnOwnReactor(tame_reactor *r, Job *job)
+{
+	if (r != nullptr) {
+		int rc = tame_spawn(r, RunJobFiber, job);
+		if (rc == 0) {
+			tame_reactor_run(r, TAME_RUN_UNTIL_EMPTY);
+			return;
+		}
+		fprintf(stderr, "tamerocks: tame_spawn: %s; running on the plain thread\n",
+		        strerror(-rc));
+	}
+	job->fn(job->arg);
+}
+
+const char *PoolName(Env::Priority pri)
+{
+	switch (pri) {
+	case Env::Priority::BOTTOM:
+		return "tame:bottom";
+	case Env::Priority::LOW:
+		return "tame:low";
+	case Env::Priority::HIGH:
+		return "tame:high";
+	default:
+		return "tame:user";
+	}
+}
+
+} // namespace
+
+// Reactor threads of one priority; each runs at most one job fiber at a
+// time (see tame_env.h). Mirrors ThreadPoolImpl: a thread takes a job only
+// if it is within the limit and more threads wait than are reserved.
+class TameEnv::Pool
+{
+      public:
+	Pool(const TameEnvOptions &o, Env::Priority pri)
+	    : opts_(o), pri_(pri), cap_((int)o.bg_reactors)
+	{
+	}
+	~Pool()
+	{
+		{
+			std::lock_guard<std::mutex> lk(mu_);
+			exit_ = true;
+		}
+		cv_.notify_all();
+		for (std::thread &t : threads_)
+			t.join();
+	}
+
+	void Schedule(const Job &job)
+	{
+		{
+			std::lock_guard<std::mutex> lk(mu_);
+			queue_.push_back(job);
+			StartThreadsLocked();
+		}
+		cv_.notify_all();
+	}
+	int UnSchedule(void *tag)
+	{
+		std::vector<Job> removed;
+		{
+			std::lock_guard<std::mutex> lk(mu_);
+			auto keep =
+			    std::stable_partition(queue_.begin(), queue_.end(),
+			                          [&](const Job &j) { return j.tag != tag; });
+			removed.assign(keep, queue_.end());
+			queue_.erase(keep, queue_.end());
+		}
+		for (const Job &j : removed)
+			if (j.unsched_fn != nullptr)
+				j.unsched_fn(j.arg);
+		return (int)removed.size();
+	}
+	unsigned QueueLen() const
+	{
+		std::lock_guard<std::mutex> lk(mu_);
+		return (unsigned)queue_.size();
+	}
+	void SetLimit(int num, bool only_increase)
+	{
+		{
+			std::lock_guard<std::mutex> lk(mu_);
+			int n = std::min(std::max(num, 0), cap_);
+			if (only_increase && n <= limit_)
+				return;
+			limit_ = n;
+			if (!queue_.empty())
+				StartThreadsLocked();
+		}
+		cv_.notify_all();
+	}
+	int Limit() const
+	{
+		std::lock_guard<std::mutex> lk(mu_);
+		return limit_;
+	}
+	int Reserve(int n)
+	{
+		std::lock_guard<std::mutex> lk(mu_);
+		int got = std::min(std::max(waiting_ - reserved_, 0), n);
+		reserved_ += got;
+		return got;
+	}
+	int Release(int n)
+	{
+		int got;
+		{
+			std::lock_guard<std::mutex> lk(mu_);
+			got = std::min(reserved_, n);
+			reserved_ -= got;
+		}
+		cv_.notify_all();
+		return got;
+	}
+
+      private:
+	void StartThreadsLocked()
+	{
+		while ((int)threads_.size() < limit_) {
+			int index = (int)threads_.size();
+			threads_.emplace_back([this, index] { Main(index); });
+		}
+	}
+	void Main(int index)
+	{
+		pthread_setname_np(pthread_self(), PoolName(pri_));
+		tame_reactor *r = CreateReactor(opts_, PoolName(pri_));
+		std::unique_lock<std::mutex> lk(mu_);
+		for (;;) {
+			waiting_++;
+			while (!exit_ &&
+			       (queue_.empty() || index >= limit_ || waiting_ <= reserved_)) {
+				cv_.wait(lk);
+			}
+			waiting_--;
+			if (exit_)
+				break;
+			Job job = queue_.front();
+			queue_.pop_front();
+			lk.unlock();
+			RunOnOwnReactor(r, &job);
+			lk.lock();
+		}
+		lk.unlock();
+		if (r != nullptr)
+			tame_reactor_destroy(r);
+	}
+
+	const TameEnvOptions opts_;
+	const Env::Priority pri_;
+	const int cap_;
+	mutable std::mutex mu_;
+	std::condition_variable cv_;
+	std::deque<Job> queue_;
+	std::vector<std::thread> threads_;
+	int limit_ = 1;
+	int waiting_ = 0;
+	int reserved_ = 0;
+	bool exit_ = false;
+};
+
+// StartThread bodies. fg_reactors == 0: one reactor thread per body.
+// fg_reactors == N: N shared reactor threads, bodies spawned round-robin.
+class TameEnv::Foreground
+{
+      public:
+	explicit Foreground(const TameEnvOptions &o) : opts_(o)
+	{
+	}
+	~Foreground()
+	{
+		WaitForJoin();
+		for (tame_reactor *r : shared_)
+			tame_reactor_stop(r);
+		for (std::thread &t : shared_threads_)
+			t.join();
+	}
+
+	void Start(void (*fn)(void *), void *arg)
+	{
+		std::unique_lock<std::mutex> lk(mu_);
+		outstanding_++;
+		if (opts_.fg_reactors == 0) {
+			Job job{fn, arg, nullptr, nullptr};
+			dedicated_.emplace_back([this, job]() mutable {
+				pthread_setname_np(pthread_self(), "tame:fg");
+				tame_reactor *r = CreateReactor(opts_, "tame:fg");
+				RunOnOwnReactor(r, &job);
+				if (r != nullptr)
+					tame_reactor_destroy(r);
+				Done();
+			});
+			return;
+		}
+		StartSharedLocked();
+		tame_reactor *r = shared_[next_++ % shared_.size()];
+		lk.unlock();
+		auto *ctx = new SharedJob{this, {fn, arg, nullptr, nullptr}};
+		int rc;
+		while ((rc = tame_spawn(r, SharedFiber, ctx)) == -EAGAIN)
+			tame_yield();
+		if (rc < 0) {
+			fprintf(stderr,
+			        "tamerocks: StartThread: tame_spawn: %s; running on a "
+			        "plain thread\n",
+			        strerror(-rc));
+			lk.lock();
+			dedicated_.emplace_back([ctx] { SharedFiber(ctx); });
+		}
+	}
+
+	void WaitForJoin()
+	{
+		std::vector<std::thread> threads;
+		{
+			std::unique_lock<std::mutex> lk(mu_);
+			done_cv_.wait(lk, [&] { return outstanding_ == 0; });
+			threads.swap(dedicated_);
+		}
+		for (std::thread &t : threads)
+			t.join();
+	}
+
+      private:
+	struct SharedJob {
+		Foreground *self;
+		Job job;
+	};
+	static void SharedFiber(void *p)
+	{
+		auto *ctx = static_cast<SharedJob *>(p);
+		ctx->job.fn(ctx->job.arg);
+		Foreground *self = ctx->self;
+		delete ctx;
+		self->Done();
+	}
+	void Done()
+	{
+		std::lock_guard<std::mutex> lk(mu_);
+		if (--outstanding_ == 0)
+			done_cv_.notify_all();
+	}
+	void StartSharedLocked()
+	{
+		while (shared_.size() < opts_.fg_reactors) {
+			std::promise<tame_reactor *> made;
+			std::future<tame_reactor *> reactor = made.get_future();
+			shared_threads_.emplace_back([this, &made] {
+				pthread_setname_np(pthread_self(), "tame:fg");
+				tame_reactor *r = CreateReactor(opts_, "tame:fg");
+				made.set_value(r);
+				if (r == nullptr)
+					return;
+				tame_reactor_run(r, TAME_RUN_UNTIL_STOPPED);
+				tame_reactor_destroy(r);
+			});
+			tame_reactor *r = reactor.get();
+			if (r == nullptr) {
+				shared_threads_.back().join();
+				shared_threads_.pop_back();
+				opts_.fg_reactors = 0; // fall back to a thread per body
+				return;
+			}
+			shared_.push_back(r);
+		}
+	}
+
+	TameEnvOptions opts_;
+	std::mutex mu_;
+	std::condition_variable done_cv_;
+	int outstanding_ = 0;
+	std::vector<std::thread> dedicated_;
+	std::vector<tame_reactor *> shared_;
+	std::vector<std::thread> shared_threads_;
+	size_t next_ = 0;
+};
+
+TameEnv::TameEnv(const TameEnvOptions &opts)
+    : rocksdb::EnvWrapper(rocksdb::NewCompositeEnv(std::make_shared<TameFileSystem>())), opts_(opts)
+{
+	// The DB takes these two directly; the wrapped composite Env serves the
+	// legacy Env file API with the same TameFileSystem.
+	file_system_ = target()->GetFileSystem();
+	system_clock_ = std::make_shared<TameClock>();
+	for (int p = 0; p < Priority::TOTAL; p++)
+		pools_[p].reset(new Pool(opts_, (Priority)p));
+	fg_.reset(new Foreground(opts_));
+}
+
+TameEnv::~TameEnv()
+{
+	fg_.reset();
+	for (auto &pool : pools_)
+		pool.reset();
+}
+
+bool TameEnv::IsInstanceOf(const std::string &name) const
+{
+	return name == "tamerocks" || rocksdb::EnvWrapper::IsInstanceOf(name);
+}
+
+void TameEnv::Schedule(void (*fn)(void *), void *arg, Priority pri, void *tag,
+                       void (*unsched_fn)(void *))
+{
+	pools_[pri]->Schedule(Job{fn, arg, tag, unsched_fn});
+}
+
+int TameEnv::UnSchedule(void *tag, Priority pri)
+{
+	return pools_[pri]->UnSchedule(tag);
+}
+
+unsigned int TameEnv::GetThreadPoolQueueLen(Priority pri) const
+{
+	return pools_[pri]->QueueLen();
+}
+
+void TameEnv::SetBackgroundThreads(int num, Priority pri)
+{
+	pools_[pri]->SetLimit(num, false);
+}
+
+int TameEnv::GetBackgroundThreads(Priority pri)
+{
+	return pools_[pri]->Limit();
+}
+
+void TameEnv::IncBackgroundThreadsIfNeeded(int num, Priority pri)
+{
+	pools_[pri]->SetLimit(num, true);
+}
+
+int TameEnv::ReserveThreads(int n, Priority pri)
+{
+	return pools_[pri]->Reserve(n);
+}
+
+int TameEnv::ReleaseThreads(int n, Priority pri)
+{
+	return pools_[pri]->Release(n);
+}
+
+void TameEnv::StartThread(void (*fn)(void *), void *arg)
+{
+	fg_->Start(fn, arg);
+}
+
+void TameEnv::WaitForJoin()
+{
+	fg_->WaitForJoin();
+}
+
+uint64_t TameEnv::GetThreadID() const
+{
+	// Fiber ids are small counters; the high bit keeps them apart from the
+	// pthread ids the wrapped Env gives plain threads.
+	tame_fiber *f = tame_fiber_self();
+	if (f != nullptr)
+		return tame_fiber_id(f) | (1ull << 63);
+	return target()->GetThreadID();
+}
+
+uint64_t TameEnv::NowMicros()
+{
+	return system_clock_->NowMicros();
+}
+uint64_t TameEnv::NowNanos()
+{
+	return system_clock_->NowNanos();
+}
+void TameEnv::SleepForMicroseconds(int micros)
+{
+	system_clock_->SleepForMicroseconds(micros);
+}
+
+} // namespace tamerocks

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tame_register.h"
+
+#include <cstring>
+#include <memory>
+
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+#include "tame_env.h"
+#include "tame_fs.h"
+#include "tame_reactor.h"
+#include "tame_uri.h"
+
+using rocksdb::ObjectLibrary;
+
+namespace
+{
+
+ObjectLibrary::PatternEntry UriPattern()
+{
+	// Matches "tamerocks://" followed by anything; the factory gets the whole
+	// URI and parses the options itself.
+	return ObjectLibrary::PatternEntry(tamerocks::kUriScheme, false)
+	    .AddSeparator(tamerocks::kUriSeparator, false);
+}
+
+// sync_fallback:false promises io_uring or nothing: find out now, while
+// the caller can still be told, rather than on a background thread later.
+bool IoUringAvailable(const tamerocks::TameEnvOptions &opts, std::string *errmsg)
+{
+	tame_reactor_opts ro;
+	tame_reactor_opts_init(&ro);
+	ro.ring_entries = opts.ring_entries;
+	tame_reactor *r = nullptr;
+	int rc = tame_reactor_create(&ro, &r);
+	if (rc < 0) {
+		*errmsg = std::string("tamerocks URI option 'sync_fallback': false, but "
+		                      "io_uring cannot be set up: ") +
+		          strerror(-rc);
+		return false;
+	}
+	tame_reactor_destroy(r);
+	return true;
+}
+
+rocksdb::Env *NewEnv(const std::string &uri, std::unique_ptr<rocksdb::Env> *guard,
+                     std::string *errmsg)
+{
+	tamerocks::TameEnvOptions opts;
+	rocksdb::Status s = tamerocks::ParseEnvUri(uri, &opts);
+	if (!s.ok()) {
+		*errmsg = s.getState() ? s.getState() : s.ToString();
+		return nullptr;
+	}
+	if (!opts.sync_fallback && !IoUringAvailable(opts, errmsg))
+		return nullptr;
+	guard->reset(new tamerocks::TameEnv(opts));
+	return guard->get();
+}
+
+rocksdb::FileSystem *NewFs(const std::string &uri, std::unique_ptr<rocksdb::FileSystem> *guard,
+                           std::string *errmsg)
+{
+	rocksdb::Status s = tamerocks::ParseFsUri(uri);
+	if (!s.ok()) {
+		*errmsg = s.getState() ? s.getState() : s.ToString();
+		return nullptr;
+	}
+	guard->reset(new tamerocks::TameFileSystem());
+	return guard->get();
+}
+
+} // namespace
+
+extern "C" int tamerocks_reg(ObjectLibrary &lib, const std::string &)
+{
+	lib.AddFactory<rocksdb::Env>(UriPattern(), NewEnv);
+	lib.AddFactory<rocksdb::FileSystem>(UriPattern(), NewFs);
+	return 2;
+}
+
+#ifndef TAMEROCKS_NO_STATIC_REGISTRATION
+namespace
+{
+const int registered = tamerocks_reg(*ObjectLibrary::Default(), "");
+} // namespace
+#endif

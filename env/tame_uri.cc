@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tame_uri.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "tame_fiber.h"
+#include "tame_reactor.h"
+
+using rocksdb::Status;
+
+namespace tamerocks
+{
+namespace
+{
+
+Status Bad(const std::string &key, const std::string &why)
+{
+	return Status::InvalidArgument("tamerocks URI option '" + key + "'", why);
+}
+
+Status ParseU64(const std::string &key, const std::string &value, uint64_t min, uint64_t max,
+                uint64_t *out)
+{
+	if (value.empty() || value[0] < '0' || value[0] > '9')
+		return Bad(key, "'" + value + "' is not a number");
+	errno = 0;
+	char *end = nullptr;
+	unsigned long long v = strtoull(value.c_str(), &end, 10);
+	if (errno != 0 || *end != '\0')
+		return Bad(key, "'" + value + "' is not a number");
+	if (v < min || v > max)
+		return Bad(key, value + " is out of range " + std::to_string(min) + ".." +
+		                    std::to_string(max));
+	*out = v;
+	return Status::OK();
+}
+
+Status ParseBool(const std::string &key, const std::string &value, bool *out)
+{
+	if (value == "true" || value == "1") {
+		*out = true;
+	} else if (value == "false" || value == "0") {
+		*out = false;
+	} else {
+		return Bad(key, "'" + value + "' is not true or false");
+	}
+	return Status::OK();
+}
+
+// Splits "tamerocks://a:1,b:2" into {a:1, b:2}; rejects repeats and items
+// without ':'.
+Status SplitUri(const std::string &uri, std::map<std::string, std::string> *kv)
+{
+	std::string prefix = std::string(kUriScheme) + kUriSeparator;
+	if (uri.compare(0, prefix.size(), prefix) != 0)
+		return Status::InvalidArgument("tamerocks URI must start with " + prefix, uri);
+	std::string rest = uri.substr(prefix.size());
+	size_t pos = 0;
+	while (pos < rest.size()) {
+		size_t comma = rest.find(',', pos);
+		if (comma == std::string::npos)
+			comma = rest.size();
+		std::string item = rest.substr(pos, comma - pos);
+		pos = comma + 1;
+		if (item.empty())
+			continue;
+		size_t colon = item.find(':');
+		std::string key = item.substr(0, colon);
+		if (colon == std::string::npos)
+			return Bad(key,
+			           "has no ':value' (syntax: " + prefix + "key:value,key:value)");
+		if (!kv->emplace(key, item.substr(colon + 1)).second)
+			return Bad(key, "is given more than once");
+	}
+	return Status::OK();
+}
+
+Status ApplyOption(const std::string &key, const std::string &value, TameEnvOptions *o)
+{
+	uint64_t v = 0;
+	Status s;
+	if (key == "fg_reactors") {
+		s = ParseU64(key, value, 0, 256, &v);
+		o->fg_reactors = (unsigned)v;
+	} else if (key == "bg_reactors") {
+		s = ParseU64(key, value, 1, 1024, &v);
+		o->bg_reactors = (unsigned)v;
+	} else if (key == "ring_entries") {
+		s = ParseU64(key, value, 1, TAME_REACTOR_MAX_RING_ENTRIES, &v);
+		if (s.ok() && (v & (v - 1)) != 0)
+			return Bad(key, value + " is not a power of two");
+		o->ring_entries = (unsigned)v;
+	} else if (key == "stack_bytes") {
+		s = ParseU64(key, value, TAME_FIBER_MIN_STACK_BYTES, 64ull << 20, &v);
+		o->stack_bytes = (size_t)v;
+	} else if (key == "slice_us") {
+		s = ParseU64(key, value, 1, 10000000, &v);
+		o->slice_us = v;
+	} else if (key == "idle_poll_us") {
+		s = ParseU64(key, value, 0, 1000000, &v);
+		o->idle_poll_us = v;
+	} else if (key == "sync_fallback") {
+		s = ParseBool(key, value, &o->sync_fallback);
+	} else if (key == "io_uring") {
+		s = ParseBool(key, value, &o->io_uring);
+	} else {
+		return Bad(key, "is unknown (known: fg_reactors, bg_reactors, "
+		                "ring_entries, stack_bytes, slice_us, idle_poll_us, "
+		                "sync_fallback, io_uring)");
+	}
+	return s;
+}
+
+} // namespace
+
+Status ParseEnvUri(const std::string &uri, TameEnvOptions *out)
+{
+	std::map<std::string, std::string> kv;
+	Status s = SplitUri(uri, &kv);
+	if (!s.ok())
+		return s;
+	TameEnvOptions o;
+	for (const auto &[key, value] : kv) {
+		s = ApplyOption(key, value, &o);
+		if (!s.ok())
+			return s;
+	}
+	if (!o.io_uring && !o.sync_fallback)
+		return Bad("sync_fallback", "false with io_uring:false leaves no way to do I/O");
+	*out = o;
+	return Status::OK();
+}
+
+Status ParseFsUri(const std::string &uri)
+{
+	std::map<std::string, std::string> kv;
+	Status s = SplitUri(uri, &kv);
+	if (!s.ok())
+		return s;
+	if (!kv.empty())
+		return Bad(kv.begin()->first,
+		           "is not a FileSystem option (the tamerocks FileSystem "
+		           "takes none; reactor options belong to --env_uri)");
+	return Status::OK();
+}
+
+} // namespace tamerocks

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#ifndef TAME_URI_H
+#define TAME_URI_H
+
+// URI syntax, for both --env_uri and --fs_uri:
+//
+//   tamerocks://                      all defaults
+//   tamerocks://key:value,key:value   options (Env only; see below)
+//
+// RocksDB hands the whole string to the factory only when it contains no
+// '=': a value with '=' is parsed by Customizable as an option map
+// ("id=...;opt=...") before any factory sees it, which is why options use
+// ':' and ','. Do not use '=' or ';'.
+//
+// Env options (each at most once):
+//   fg_reactors:N    0..256. 0 (default): every StartThread gets its own
+//                    reactor thread. N > 0: StartThread fibers are spread
+//                    round-robin over N shared reactor threads (only safe
+//                    once RocksDB's mutexes are fiber-aware, issue 4).
+//   bg_reactors:N    1..1024, default 64: cap on reactor threads per
+//                    background priority (SetBackgroundThreads is clamped).
+//   ring_entries:N   io_uring SQ entries per reactor, power of two,
+//                    1..4096, default 256.
+//   stack_bytes:N    fiber stack, 16384..67108864, default 262144.
+//   slice_us:N       cooperative preemption budget, 1..10000000, default 500.
+//   idle_poll_us:N   0..1000000, default 50: how long an idle reactor
+//                    busy-polls its ring before sleeping in the kernel
+//                    (0 sleeps at once; polling burns a CPU).
+//   sync_fallback:B  true (default) | false: when io_uring cannot be set up,
+//                    run I/O as blocking system calls instead of failing.
+//   io_uring:B       true (default) | false: false never tries io_uring;
+//                    needs sync_fallback:true.
+// The FileSystem URI takes no options. An unknown key, a malformed value or
+// an impossible combination is an InvalidArgument naming the key.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <rocksdb/status.h>
+
+namespace tamerocks
+{
+
+constexpr const char *kUriScheme = "tamerocks";
+constexpr const char *kUriSeparator = "://";
+
+struct TameEnvOptions {
+	unsigned fg_reactors = 0;
+	unsigned bg_reactors = 64;
+	unsigned ring_entries = 256;
+	size_t stack_bytes = 256 * 1024;
+	uint64_t slice_us = 500;
+	uint64_t idle_poll_us = 50;
+	bool sync_fallback = true;
+	bool io_uring = true;
+};
+
+// Parse an Env URI ("tamerocks://..."). OK or InvalidArgument naming the key.
+rocksdb::Status ParseEnvUri(const std::string &uri, TameEnvOptions *out);
+
+// A FileSystem URI must be exactly "tamerocks://" (it takes no options).
+rocksdb::Status ParseFsUri(const std::string &uri);
+
+} // namespace tamerocks
+
+#endif // TAME_URI_H

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: Apache-2.0
+// TameEnv: background jobs and StartThread bodies run as fibers on reactor
+// threads the Env owns; pools behave like the Posix Env's; the clock.
+#include <dirent.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "env_test_util.h"
+#include "tame_env.h"
+#include "tame_fs.h"
+
+using rocksdb::Env;
+using tamerocks::TameEnv;
+using tamerocks::TameEnvOptions;
+using namespace tamerocks_test;
+
+namespace
+{
+
+// Polls cond for up to 30 s.
+bool WaitFor(const std::function<bool()> &cond)
+{
+	for (int i = 0; i < 30000; i++) {
+		if (cond())
+			return true;
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
+	return cond();
+}
+
+int CountThreads()
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	while (dirent *e = readdir(d))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+struct Probe {
+	std::atomic<int> ran{0};
+	std::atomic<int> on_fiber{0};
+};
+
+void ProbeJob(void *p)
+{
+	auto *probe = static_cast<Probe *>(p);
+	if (tame_fiber_self() != nullptr && tame_fiber_reactor() != nullptr)
+		probe->on_fiber++;
+	probe->ran++;
+}
+
+TEST(TameEnvSchedule, JobsOfEveryPriorityRunAsFibersOnBackgroundReactors)
+{
+	TameEnv env{TameEnvOptions()};
+	Probe probe;
+	for (auto pri : {Env::BOTTOM, Env::LOW, Env::HIGH})
+		for (int i = 0; i < 10; i++)
+			env.Schedule(ProbeJob, &probe, pri);
+	ASSERT_TRUE(WaitFor([&] { return probe.ran == 30; }));
+	EXPECT_EQ(30, probe.on_fiber.load());
+}
+
+struct Gate {
+	std::promise<void> open;
+	std::shared_future<void> opened{open.get_future().share()};
+	std::atomic<int> entered{0};
+};
+
+void GateJob(void *p)
+{
+	auto *g = static_cast<Gate *>(p);
+	g->entered++;
+	g->opened.wait();
+}
+
+void CountJob(void *p)
+{
+	(*static_cast<std::atomic<int> *>(p))++;
+}
+
+TEST(TameEnvSchedule, UnScheduleRemovesQueuedJobsAndCallsTheirUnscheduleFn)
+{
+	TameEnv env{TameEnvOptions()};
+	env.SetBackgroundThreads(1, Env::LOW);
+	Gate gate;
+	env.Schedule(GateJob, &gate, Env::LOW);
+	ASSERT_TRUE(WaitFor([&] { return gate.entered == 1; }));
+	std::atomic<int> ran{0};
+	int tag_a = 0, tag_b = 0;
+	for (int i = 0; i < 3; i++)
+		env.Schedule(CountJob, &ran, Env::LOW, &tag_a, CountJob);
+	env.Schedule(CountJob, &ran, Env::LOW, &tag_b, nullptr);
+	EXPECT_EQ(4u, env.GetThreadPoolQueueLen(Env::LOW));
+	// unschedFn(arg) is CountJob(&ran) here: ran counts the unscheduled.
+	EXPECT_EQ(3, env.UnSchedule(&tag_a, Env::LOW));
+	EXPECT_EQ(3, ran.load()) << "unschedFn(arg) was called for each removed job";
+	EXPECT_EQ(1u, env.GetThreadPoolQueueLen(Env::LOW));
+	EXPECT_EQ(0, env.UnSchedule(&tag_a, Env::LOW));
+	gate.open.set_value();
+	ASSERT_TRUE(WaitFor([&] { return ran == 4; }));
+}
+
+TEST(TameEnvSchedule, BackgroundThreadsAreCappedByTheUriOption)
+{
+	TameEnvOptions o;
+	o.bg_reactors = 2;
+	TameEnv env{o};
+	EXPECT_EQ(1, env.GetBackgroundThreads(Env::LOW));
+	env.SetBackgroundThreads(8, Env::LOW);
+	EXPECT_EQ(2, env.GetBackgroundThreads(Env::LOW));
+	env.SetBackgroundThreads(1, Env::HIGH);
+	env.IncBackgroundThreadsIfNeeded(2, Env::HIGH);
+	EXPECT_EQ(2, env.GetBackgroundThreads(Env::HIGH));
+	env.IncBackgroundThreadsIfNeeded(1, Env::HIGH);
+	EXPECT_EQ(2, env.GetBackgroundThreads(Env::HIGH));
+}
+
+TEST(TameEnvSchedule, JobsRunConcurrentlyUpToTheLimitOneJobPerReactor)
+{
+	TameEnv env{TameEnvOptions()};
+	env.SetBackgroundThreads(3, Env::LOW);
+	Gate gate;
+	for (int i = 0; i < 5; i++)
+		env.Schedule(GateJob, &gate, Env::LOW);
+	ASSERT_TRUE(WaitFor([&] { return gate.entered == 3; }));
+	std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	EXPECT_EQ(3, gate.entered.load()) << "a blocked job holds its reactor";
+	EXPECT_EQ(2u, env.GetThreadPoolQueueLen(Env::LOW));
+	gate.open.set_value();
+	ASSERT_TRUE(WaitFor([&] { return gate.entered == 5; }));
+}
+
+TEST(TameEnvSchedule, ReserveThreadsTakesOnlyIdleThreadsAndReleaseGivesBack)
+{
+	TameEnv env{TameEnvOptions()};
+	env.SetBackgroundThreads(2, Env::LOW);
+	EXPECT_EQ(0, env.ReserveThreads(2, Env::LOW)) << "no thread started yet";
+	std::atomic<int> ran{0};
+	env.Schedule(CountJob, &ran, Env::LOW);
+	ASSERT_TRUE(WaitFor([&] { return ran == 1; }));
+	int got = 0;
+	ASSERT_TRUE(WaitFor([&] {
+		got += env.ReserveThreads(5 - got, Env::LOW);
+		return got == 2;
+	}));
+	env.Schedule(CountJob, &ran, Env::LOW);
+	std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	EXPECT_EQ(1, ran.load()) << "reserved threads take no jobs";
+	EXPECT_EQ(2, env.ReleaseThreads(5, Env::LOW));
+	ASSERT_TRUE(WaitFor([&] { return ran == 2; }));
+}
+
+struct Body {
+	std::mutex mu;
+	std::set<uint64_t> ids;
+	std::atomic<int> on_fiber{0};
+	std::atomic<int> done{0};
+	Env *env;
+};
+
+void BodyFn(void *p)
+{
+	auto *b = static_cast<Body *>(p);
+	if (tame_fiber_self() != nullptr)
+		b->on_fiber++;
+	b->env->SleepForMicroseconds(2000);
+	{
+		std::lock_guard<std::mutex> lk(b->mu);
+		b->ids.insert(b->env->GetThreadID());
+	}
+	b->done++;
+}
+
+class TameEnvStartThread : public ::testing::TestWithParam<unsigned>
+{
+};
+
+TEST_P(TameEnvStartThread, BodiesRunAsFibersWithUniqueIdsAndWaitForJoinWaits)
+{
+	TameEnvOptions o;
+	o.fg_reactors = GetParam();
+	TameEnv env{o};
+	Body body;
+	body.env = &env;
+	for (int i = 0; i < 8; i++)
+		env.StartThread(BodyFn, &body);
+	env.WaitForJoin();
+	EXPECT_EQ(8, body.done.load());
+	EXPECT_EQ(8, body.on_fiber.load());
+	EXPECT_EQ(8u, body.ids.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(FgReactors, TameEnvStartThread, ::testing::Values(0u, 2u));
+
+TEST(TameEnvLifetime, DestroyingTheEnvJoinsEveryThreadItStarted)
+{
+	int before = CountThreads();
+	{
+		TameEnvOptions o;
+		o.fg_reactors = 2;
+		TameEnv env{o};
+		Probe probe;
+		env.SetBackgroundThreads(4, Env::LOW);
+		env.SetBackgroundThreads(2, Env::HIGH);
+		for (int i = 0; i < 20; i++)
+			env.Schedule(ProbeJob, &probe, Env::LOW);
+		env.Schedule(ProbeJob, &probe, Env::HIGH);
+		Body body;
+		body.env = &env;
+		env.StartThread(BodyFn, &body);
+		env.WaitForJoin();
+		ASSERT_TRUE(WaitFor([&] { return probe.ran == 21; }));
+		EXPECT_GT(CountThreads(), before);
+	}
+	EXPECT_EQ(before, CountThreads());
+}
+
+TEST(TameEnvClock, NowMicrosIsEpochAndNowNanosIsMonotonic)
+{
+	TameEnv env{TameEnvOptions()};
+	struct timespec rt, mono;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	uint64_t rt_us = (uint64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+	uint64_t mono_ns = (uint64_t)mono.tv_sec * 1000000000 + mono.tv_nsec;
+	EXPECT_LT(std::abs((int64_t)(env.NowMicros() - rt_us)), 1000000);
+	EXPECT_LT(std::abs((int64_t)(env.GetSystemClock()->NowMicros() - rt_us)), 1000000);
+	uint64_t n1 = env.GetSystemClock()->NowNanos();
+	EXPECT_LT(n1 - mono_ns, 1000000000u);
+	env.SleepForMicroseconds(1000);
+	EXPECT_GE(env.NowNanos() - n1, 1000000u);
+}
+
+TEST(TameEnvClock, SleepOnAFiberParksItInsteadOfBlockingTheReactor)
+{
+	auto clock = std::make_shared<tamerocks::TameClock>();
+	std::atomic<int> ticks{0};
+	tame_reactor *r = nullptr;
+	ASSERT_EQ(0, tame_reactor_create(nullptr, &r));
+	struct Ctx {
+		std::shared_ptr<tamerocks::TameClock> clock;
+		std::atomic<int> *ticks;
+	} ctx{clock, &ticks};
+	uint64_t t0 = tame_now_ns();
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, tame_spawn(
+		                 r,
+		                 [](void *p) {
+			                 auto *c = static_cast<Ctx *>(p);
+			                 c->clock->SleepForMicroseconds(50000);
+			                 (*c->ticks)++;
+		                 },
+		                 &ctx));
+	}
+	ASSERT_EQ(0, tame_reactor_run(r, TAME_RUN_UNTIL_EMPTY));
+	uint64_t elapsed = tame_now_ns() - t0;
+	tame_reactor_destroy(r);
+	EXPECT_EQ(4, ticks.load());
+	EXPECT_LT(elapsed, 150000000u) << "four 50 ms sleeps overlapped";
+}
+
+TEST(TameEnvFiles, TheEnvUsesTheTamerocksFileSystemForBothApis)
+{
+	TameEnv env{TameEnvOptions()};
+	EXPECT_STREQ(tamerocks::TameFileSystem::kClassName(), env.GetFileSystem()->Name());
+	EXPECT_STREQ(tamerocks::TameClock::kClassName(), env.GetSystemClock()->Name());
+	TempDir dir;
+	std::unique_ptr<rocksdb::WritableFile> w;
+	ASSERT_TRUE(env.NewWritableFile(dir / "f", &w, rocksdb::EnvOptions()).ok());
+	ASSERT_TRUE(w->Append("abc").ok());
+	ASSERT_TRUE(w->Close().ok());
+	uint64_t size = 0;
+	ASSERT_TRUE(env.GetFileSize(dir / "f", &size).ok());
+	EXPECT_EQ(3u, size);
+	EXPECT_TRUE(env.FileExists(dir / "missing").IsNotFound());
+	std::unique_ptr<rocksdb::SequentialFile> s;
+	rocksdb::Status st = env.NewSequentialFile(dir / "missing", &s, rocksdb::EnvOptions());
+	EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+}
+
+} // namespace

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: Apache-2.0
+// TameFileSystem: every operation and its error mapping, on a plain thread
+// and inside a reactor fiber (where the I/O must go through io_uring).
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "env_test_util.h"
+#include "tame_fs.h"
+
+using rocksdb::FileOptions;
+using rocksdb::IOOptions;
+using rocksdb::IOStatus;
+using rocksdb::Slice;
+using tamerocks::TameFileSystem;
+using namespace tamerocks_test;
+
+namespace
+{
+
+class FsTest : public ::testing::TestWithParam<Where>
+{
+      protected:
+	// Runs body where the parameter says; in a fiber, checks that the I/O
+	// really went to the ring.
+	void Run(std::function<void()> body)
+	{
+		if (GetParam() == Where::kThread) {
+			body();
+			return;
+		}
+		FiberRunStats st = RunInFiber(body);
+		if (st.io_uring) {
+			EXPECT_GT(st.sqes_submitted, 0u);
+		}
+	}
+	void WriteFile(const std::string &name, const std::string &data)
+	{
+		std::unique_ptr<rocksdb::FSWritableFile> f;
+		ASSERT_TRUE(fs_.NewWritableFile(name, FileOptions(), &f, nullptr).ok());
+		ASSERT_TRUE(f->Append(data, io_, nullptr).ok());
+		ASSERT_TRUE(f->Close(io_, nullptr).ok());
+	}
+
+	TameFileSystem fs_;
+	IOOptions io_;
+	TempDir dir_;
+};
+
+TEST_P(FsTest, WrittenFileReadsBackSequentiallyAndAtRandom)
+{
+	Run([&] {
+		std::string name = dir_ / "data";
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs_.NewWritableFile(name, FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Append("hello ", io_, nullptr).ok());
+		ASSERT_TRUE(w->Append("world", io_, nullptr).ok());
+		EXPECT_EQ(11u, w->GetFileSize(io_, nullptr));
+		EXPECT_TRUE(w->Flush(io_, nullptr).ok());
+		EXPECT_TRUE(w->Sync(io_, nullptr).ok());
+		EXPECT_TRUE(w->Fsync(io_, nullptr).ok());
+		EXPECT_TRUE(w->RangeSync(0, 11, io_, nullptr).ok());
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+
+		std::unique_ptr<rocksdb::FSSequentialFile> s;
+		ASSERT_TRUE(fs_.NewSequentialFile(name, FileOptions(), &s, nullptr).ok());
+		char buf[64];
+		Slice out;
+		ASSERT_TRUE(s->Read(5, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("hello", out.ToString());
+		ASSERT_TRUE(s->Skip(1).ok());
+		ASSERT_TRUE(s->Read(64, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("world", out.ToString());
+		ASSERT_TRUE(s->Read(64, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ(0u, out.size()) << "EOF is an empty read, not an error";
+
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		ASSERT_TRUE(fs_.NewRandomAccessFile(name, FileOptions(), &r, nullptr).ok());
+		ASSERT_TRUE(r->Read(6, 5, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("world", out.ToString());
+		ASSERT_TRUE(r->Read(8, 100, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("rld", out.ToString()) << "a read across EOF is short, not an error";
+		EXPECT_EQ(r->Prefetch(0, 4, io_, nullptr).IsNotSupported(), true);
+	});
+}
+
+TEST_P(FsTest, MultiReadFillsEveryRequestIncludingPastEof)
+{
+	Run([&] {
+		std::string name = dir_ / "multi";
+		std::string data;
+		for (int i = 0; i < 100000; i++)
+			data.push_back((char)('a' + i % 26));
+		WriteFile(name, data);
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		ASSERT_TRUE(fs_.NewRandomAccessFile(name, FileOptions(), &r, nullptr).ok());
+		constexpr size_t kReqs = 100; // more than one internal batch
+		std::vector<std::string> bufs(kReqs, std::string(300, '\0'));
+		std::vector<rocksdb::FSReadRequest> reqs(kReqs);
+		for (size_t i = 0; i < kReqs; i++) {
+			reqs[i].offset = i * 997;
+			reqs[i].len = 300;
+			reqs[i].scratch = &bufs[i][0];
+		}
+		reqs[kReqs - 1].offset = data.size() - 10; // short: crosses EOF
+		ASSERT_TRUE(r->MultiRead(reqs.data(), kReqs, io_, nullptr).ok());
+		for (size_t i = 0; i < kReqs; i++) {
+			ASSERT_TRUE(reqs[i].status.ok()) << i;
+			EXPECT_EQ(data.substr(reqs[i].offset, reqs[i].len),
+			          reqs[i].result.ToString())
+			    << i;
+		}
+	});
+}
+
+TEST_P(FsTest, OpeningAMissingFileIsPathNotFound)
+{
+	Run([&] {
+		std::string name = dir_ / "missing";
+		std::unique_ptr<rocksdb::FSSequentialFile> s;
+		IOStatus st = fs_.NewSequentialFile(name, FileOptions(), &s, nullptr);
+		EXPECT_TRUE(st.IsIOError()) << st.ToString();
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+		EXPECT_NE(std::string::npos, st.ToString().find(name));
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		st = fs_.NewRandomAccessFile(name, FileOptions(), &r, nullptr);
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+		std::unique_ptr<rocksdb::FSDirectory> d;
+		st = fs_.NewDirectory(name, io_, &d, nullptr);
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+		uint64_t size;
+		st = fs_.GetFileSize(name, io_, &size, nullptr);
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+		st = fs_.DeleteFile(name, io_, nullptr);
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+		bool is_dir;
+		st = fs_.IsDirectory(name, io_, &is_dir, nullptr);
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+	});
+}
+
+TEST_P(FsTest, FileExistsAndGetChildrenOfMissingPathAreNotFound)
+{
+	Run([&] {
+		IOStatus st = fs_.FileExists(dir_ / "missing", io_, nullptr);
+		EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+		std::vector<std::string> kids;
+		st = fs_.GetChildren(dir_ / "missing", io_, &kids, nullptr);
+		EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+		std::vector<rocksdb::FileAttributes> attrs;
+		st = fs_.GetChildrenFileAttributes(dir_ / "missing", io_, &attrs, nullptr);
+		EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+		EXPECT_TRUE(fs_.FileExists(dir_.path(), io_, nullptr).ok());
+	});
+}
+
+TEST_P(FsTest, GetChildrenListsNamesAndSizes)
+{
+	Run([&] {
+		WriteFile(dir_ / "a", "1");
+		WriteFile(dir_ / "b", "22");
+		ASSERT_TRUE(fs_.CreateDir(dir_ / "sub", io_, nullptr).ok());
+		std::vector<std::string> kids;
+		ASSERT_TRUE(fs_.GetChildren(dir_.path(), io_, &kids, nullptr).ok());
+		std::sort(kids.begin(), kids.end());
+		EXPECT_EQ((std::vector<std::string>{"a", "b", "sub"}), kids);
+		std::vector<rocksdb::FileAttributes> attrs;
+		ASSERT_TRUE(fs_.GetChildrenFileAttributes(dir_.path(), io_, &attrs, nullptr).ok());
+		ASSERT_EQ(3u, attrs.size());
+		for (auto &a : attrs) {
+			EXPECT_EQ(a.name == "a"   ? 1u
+			          : a.name == "b" ? 2u
+			                          : a.size_bytes,
+			          a.size_bytes);
+		}
+	});
+}
+
+TEST_P(FsTest, DirectoriesAreCreatedCheckedSyncedAndDeleted)
+{
+	Run([&] {
+		std::string d = dir_ / "d";
+		ASSERT_TRUE(fs_.CreateDir(d, io_, nullptr).ok());
+		IOStatus st = fs_.CreateDir(d, io_, nullptr);
+		EXPECT_TRUE(st.IsIOError()) << "creating an existing dir fails";
+		EXPECT_TRUE(fs_.CreateDirIfMissing(d, io_, nullptr).ok());
+		EXPECT_TRUE(fs_.CreateDirIfMissing(dir_ / "d2", io_, nullptr).ok());
+		WriteFile(dir_ / "f", "x");
+		st = fs_.CreateDirIfMissing(dir_ / "f", io_, nullptr);
+		EXPECT_TRUE(st.IsIOError()) << "a file is not a directory: " << st.ToString();
+		bool is_dir = false;
+		ASSERT_TRUE(fs_.IsDirectory(d, io_, &is_dir, nullptr).ok());
+		EXPECT_TRUE(is_dir);
+		ASSERT_TRUE(fs_.IsDirectory(dir_ / "f", io_, &is_dir, nullptr).ok());
+		EXPECT_FALSE(is_dir);
+		std::unique_ptr<rocksdb::FSDirectory> dir;
+		ASSERT_TRUE(fs_.NewDirectory(d, io_, &dir, nullptr).ok());
+		EXPECT_TRUE(dir->Fsync(io_, nullptr).ok());
+		EXPECT_TRUE(
+		    dir->FsyncWithDirOptions(io_, nullptr, rocksdb::DirFsyncOptions()).ok());
+		EXPECT_TRUE(dir->Close(io_, nullptr).ok());
+		EXPECT_TRUE(fs_.DeleteDir(d, io_, nullptr).ok());
+		EXPECT_TRUE(fs_.FileExists(d, io_, nullptr).IsNotFound());
+	});
+}
+
+TEST_P(FsTest, RenameLinkAndMetadataFollowTheFile)
+{
+	Run([&] {
+		std::string a = dir_ / "a", b = dir_ / "b", c = dir_ / "c";
+		WriteFile(a, "12345");
+		ASSERT_TRUE(fs_.RenameFile(a, b, io_, nullptr).ok());
+		EXPECT_TRUE(fs_.FileExists(a, io_, nullptr).IsNotFound());
+		uint64_t n = 0;
+		ASSERT_TRUE(fs_.GetFileSize(b, io_, &n, nullptr).ok());
+		EXPECT_EQ(5u, n);
+		ASSERT_TRUE(fs_.LinkFile(b, c, io_, nullptr).ok());
+		ASSERT_TRUE(fs_.NumFileLinks(b, io_, &n, nullptr).ok());
+		EXPECT_EQ(2u, n);
+		bool same = false;
+		ASSERT_TRUE(fs_.AreFilesSame(b, c, io_, &same, nullptr).ok());
+		EXPECT_TRUE(same);
+		uint64_t mtime = 0;
+		ASSERT_TRUE(fs_.GetFileModificationTime(b, io_, &mtime, nullptr).ok());
+		EXPECT_LE((uint64_t)time(nullptr) - mtime, 60u);
+		ASSERT_TRUE(fs_.DeleteFile(c, io_, nullptr).ok());
+		ASSERT_TRUE(fs_.NumFileLinks(b, io_, &n, nullptr).ok());
+		EXPECT_EQ(1u, n);
+		IOStatus st = fs_.RenameFile(dir_ / "missing", c, io_, nullptr);
+		EXPECT_TRUE(st.IsPathNotFound()) << st.ToString();
+		ASSERT_TRUE(fs_.Truncate(b, 2, io_, nullptr).ok());
+		ASSERT_TRUE(fs_.GetFileSize(b, io_, &n, nullptr).ok());
+		EXPECT_EQ(2u, n);
+	});
+}
+
+TEST_P(FsTest, ReopenAppendsAndReuseRenames)
+{
+	Run([&] {
+		std::string a = dir_ / "a", b = dir_ / "b";
+		WriteFile(a, "abc");
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs_.ReopenWritableFile(a, FileOptions(), &w, nullptr).ok());
+		EXPECT_EQ(3u, w->GetFileSize(io_, nullptr));
+		ASSERT_TRUE(w->Append("def", io_, nullptr).ok());
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+		uint64_t n = 0;
+		ASSERT_TRUE(fs_.GetFileSize(a, io_, &n, nullptr).ok());
+		EXPECT_EQ(6u, n);
+		ASSERT_TRUE(fs_.ReuseWritableFile(b, a, FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Append("z", io_, nullptr).ok());
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+		EXPECT_TRUE(fs_.FileExists(a, io_, nullptr).IsNotFound());
+		ASSERT_TRUE(fs_.GetFileSize(b, io_, &n, nullptr).ok());
+		EXPECT_EQ(1u, n);
+	});
+}
+
+TEST_P(FsTest, WritableFileAllocatesTruncatesAndPositionedAppends)
+{
+	Run([&] {
+		std::string a = dir_ / "a";
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs_.NewWritableFile(a, FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Allocate(0, 1 << 20, io_, nullptr).ok());
+		ASSERT_TRUE(w->Append("0123456789", io_, nullptr).ok());
+		ASSERT_TRUE(w->PositionedAppend("AB", 4, io_, nullptr).ok());
+		EXPECT_EQ(6u, w->GetFileSize(io_, nullptr));
+		ASSERT_TRUE(w->Truncate(5, io_, nullptr).ok());
+		EXPECT_EQ(5u, w->GetFileSize(io_, nullptr));
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+		uint64_t n = 0;
+		ASSERT_TRUE(fs_.GetFileSize(a, io_, &n, nullptr).ok());
+		EXPECT_EQ(5u, n);
+	});
+}
+
+TEST_P(FsTest, RandomRWFileWritesAndReadsAnywhere)
+{
+	Run([&] {
+		std::unique_ptr<rocksdb::FSRandomRWFile> f;
+		ASSERT_TRUE(fs_.NewRandomRWFile(dir_ / "rw", FileOptions(), &f, nullptr).ok());
+		ASSERT_TRUE(f->Write(10, "tail", io_, nullptr).ok());
+		ASSERT_TRUE(f->Write(0, "head", io_, nullptr).ok());
+		char buf[32];
+		Slice out;
+		ASSERT_TRUE(f->Read(10, 4, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("tail", out.ToString());
+		ASSERT_TRUE(f->Read(0, 4, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("head", out.ToString());
+		EXPECT_TRUE(f->Flush(io_, nullptr).ok());
+		EXPECT_TRUE(f->Sync(io_, nullptr).ok());
+		EXPECT_TRUE(f->Fsync(io_, nullptr).ok());
+		EXPECT_TRUE(f->Close(io_, nullptr).ok());
+	});
+}
+
+TEST_P(FsTest, DirectIoWritesAndReadsAlignedBlocks)
+{
+	Run([&] {
+		std::string a = dir_ / "direct";
+		FileOptions fo;
+		fo.use_direct_writes = true;
+		fo.use_direct_reads = true;
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs_.NewWritableFile(a, fo, &w, nullptr).ok());
+		ASSERT_TRUE(w->use_direct_io());
+		size_t align = w->GetRequiredBufferAlignment();
+		ASSERT_GT(align, 0u);
+		ASSERT_EQ(0u, align & (align - 1)) << "alignment is a power of two";
+		char *buf = static_cast<char *>(aligned_alloc(align, 2 * align));
+		memset(buf, 'x', 2 * align);
+		ASSERT_TRUE(w->PositionedAppend(Slice(buf, 2 * align), 0, io_, nullptr).ok());
+		// As RocksDB does: the last block is padded, Close trims to the size.
+		ASSERT_TRUE(w->Truncate(align + 7, io_, nullptr).ok());
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+		uint64_t n = 0;
+		ASSERT_TRUE(fs_.GetFileSize(a, io_, &n, nullptr).ok());
+		EXPECT_EQ(align + 7, n);
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		ASSERT_TRUE(fs_.NewRandomAccessFile(a, fo, &r, nullptr).ok());
+		ASSERT_TRUE(r->use_direct_io());
+		Slice out;
+		memset(buf, 0, 2 * align);
+		ASSERT_TRUE(r->Read(0, 2 * align, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ(align + 7, out.size()) << "EOF inside the last block";
+		EXPECT_EQ(std::string(align + 7, 'x'), out.ToString());
+		std::unique_ptr<rocksdb::FSSequentialFile> s;
+		ASSERT_TRUE(fs_.NewSequentialFile(a, fo, &s, nullptr).ok());
+		ASSERT_TRUE(s->use_direct_io());
+		ASSERT_TRUE(s->PositionedRead(align, align, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ(7u, out.size());
+		free(buf);
+	});
+}
+
+TEST_P(FsTest, LockFileTwiceInOneProcessFails)
+{
+	Run([&] {
+		std::string lock_name = dir_ / "LOCK";
+		rocksdb::FileLock *lock = nullptr;
+		ASSERT_TRUE(fs_.LockFile(lock_name, io_, &lock, nullptr).ok());
+		rocksdb::FileLock *second = nullptr;
+		TameFileSystem other;
+		IOStatus st = other.LockFile(lock_name, io_, &second, nullptr);
+		EXPECT_TRUE(st.IsIOError()) << st.ToString();
+		EXPECT_EQ(nullptr, second);
+		ASSERT_TRUE(fs_.UnlockFile(lock, io_, nullptr).ok());
+		ASSERT_TRUE(other.LockFile(lock_name, io_, &second, nullptr).ok());
+		ASSERT_TRUE(other.UnlockFile(second, io_, nullptr).ok());
+	});
+}
+
+TEST_P(FsTest, MiscQueriesAnswer)
+{
+	Run([&] {
+		uint64_t free_bytes = 0;
+		ASSERT_TRUE(fs_.GetFreeSpace(dir_.path(), io_, &free_bytes, nullptr).ok());
+		EXPECT_GT(free_bytes, 0u);
+		std::string abs;
+		ASSERT_TRUE(fs_.GetAbsolutePath("rel/x", io_, &abs, nullptr).ok());
+		EXPECT_EQ('/', abs[0]);
+		EXPECT_NE(std::string::npos, abs.find("rel/x"));
+		ASSERT_TRUE(fs_.GetAbsolutePath("/abs", io_, &abs, nullptr).ok());
+		EXPECT_EQ("/abs", abs);
+		std::string test_dir;
+		ASSERT_TRUE(fs_.GetTestDirectory(io_, &test_dir, nullptr).ok());
+		EXPECT_TRUE(fs_.FileExists(test_dir, io_, nullptr).ok());
+		std::shared_ptr<rocksdb::Logger> logger;
+		ASSERT_TRUE(fs_.NewLogger(dir_ / "LOG", io_, &logger, nullptr).ok());
+		EXPECT_NE(nullptr, logger);
+	});
+}
+
+INSTANTIATE_TEST_SUITE_P(Where, FsTest, ::testing::Values(Where::kThread, Where::kFiber),
+                         WhereName);
+
+TEST(FsLock, AnotherProcessCannotTakeAHeldLock)
+{
+	TempDir dir;
+	TameFileSystem fs;
+	rocksdb::FileLock *lock = nullptr;
+	ASSERT_TRUE(fs.LockFile(dir / "LOCK", IOOptions(), &lock, nullptr).ok());
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd = open((dir / "LOCK").c_str(), O_RDWR);
+		struct flock f;
+		memset(&f, 0, sizeof(f));
+		f.l_type = F_WRLCK;
+		f.l_whence = SEEK_SET;
+		_exit(fcntl(fd, F_SETLK, &f) == 0 ? 0 : 1);
+	}
+	int status = 0;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(1, WEXITSTATUS(status)) << "the child got the lock";
+	ASSERT_TRUE(fs.UnlockFile(lock, IOOptions(), nullptr).ok());
+}
+
+TEST(FsErrno, OneHelperMapsErrnoToIOStatus)
+{
+	IOStatus s = tamerocks::IOStatusFromErrno(-ENOENT, "open", "/x/y");
+	EXPECT_TRUE(s.IsPathNotFound());
+	s = tamerocks::IOStatusFromErrno(-ENOSPC, "write", "/x/y");
+	EXPECT_TRUE(s.IsNoSpace());
+	EXPECT_TRUE(s.IsIOError());
+	s = tamerocks::IOStatusFromErrno(-EIO, "fsync", "/x/y");
+	EXPECT_TRUE(s.IsIOError());
+	EXPECT_FALSE(s.IsPathNotFound());
+	EXPECT_NE(std::string::npos, s.ToString().find("fsync"));
+	EXPECT_NE(std::string::npos, s.ToString().find("/x/y"));
+	EXPECT_NE(std::string::npos, s.ToString().find(strerror(EIO)));
+}
+
+} // namespace
+
+namespace
+{
+
+struct AsyncResult {
+	int calls = 0;
+	std::string data;
+	bool ok = false;
+};
+
+void OnRead(const rocksdb::FSReadRequest &req, void *arg)
+{
+	auto *r = static_cast<AsyncResult *>(arg);
+	r->calls++;
+	r->ok = req.status.ok();
+	r->data = req.result.ToString();
+}
+
+void ReadAsyncThenPoll(TameFileSystem &fs, const std::string &name, bool on_fiber)
+{
+	std::unique_ptr<rocksdb::FSRandomAccessFile> f;
+	ASSERT_TRUE(fs.NewRandomAccessFile(name, FileOptions(), &f, nullptr).ok());
+	constexpr int kReads = 4;
+	char scratch[kReads][16];
+	AsyncResult results[kReads];
+	std::vector<void *> handles;
+	std::vector<rocksdb::IOHandleDeleter> deleters;
+	for (int i = 0; i < kReads; i++) {
+		rocksdb::FSReadRequest req;
+		req.offset = (uint64_t)i * 10;
+		req.len = 10;
+		req.scratch = scratch[i];
+		void *h = nullptr;
+		rocksdb::IOHandleDeleter del;
+		ASSERT_TRUE(
+		    f->ReadAsync(req, IOOptions(), OnRead, &results[i], &h, &del, nullptr).ok());
+		if (on_fiber) {
+			ASSERT_NE(nullptr, h) << "a fiber gets a real handle";
+			EXPECT_EQ(0, results[i].calls) << "no callback before Poll";
+		} else {
+			EXPECT_EQ(1, results[i].calls) << "a plain thread reads at once";
+		}
+		if (h != nullptr) {
+			handles.push_back(h);
+			deleters.push_back(del);
+		}
+	}
+	// Abort the last one: its callback must never run.
+	std::vector<void *> last;
+	if (on_fiber) {
+		last.push_back(handles.back());
+		ASSERT_TRUE(fs.AbortIO(last).ok());
+		handles.pop_back();
+	}
+	ASSERT_TRUE(fs.Poll(handles, handles.size()).ok());
+	for (int i = 0; i < kReads - (on_fiber ? 1 : 0); i++) {
+		EXPECT_EQ(1, results[i].calls) << i;
+		EXPECT_TRUE(results[i].ok);
+		EXPECT_EQ(std::string(10, (char)('0' + i)), results[i].data);
+	}
+	if (on_fiber) {
+		EXPECT_EQ(0, results[kReads - 1].calls);
+	}
+	handles.insert(handles.end(), last.begin(), last.end());
+	for (size_t i = 0; i < handles.size(); i++)
+		deleters[i](handles[i]);
+}
+
+TEST(FsReadAsync, OnAFiberReadsOverlapAndCompleteInPollOrAbort)
+{
+	TempDir dir;
+	TameFileSystem fs;
+	std::string data;
+	for (int i = 0; i < 4; i++)
+		data += std::string(10, (char)('0' + i));
+	{
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs.NewWritableFile(dir / "f", FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Append(data, IOOptions(), nullptr).ok());
+		ASSERT_TRUE(w->Close(IOOptions(), nullptr).ok());
+	}
+	RunInFiber([&] { ReadAsyncThenPoll(fs, dir / "f", true); });
+}
+
+TEST(FsReadAsync, OnAPlainThreadTheCallbackRunsAtOnce)
+{
+	TempDir dir;
+	TameFileSystem fs;
+	std::string data;
+	for (int i = 0; i < 4; i++)
+		data += std::string(10, (char)('0' + i));
+	{
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs.NewWritableFile(dir / "f", FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Append(data, IOOptions(), nullptr).ok());
+		ASSERT_TRUE(w->Close(IOOptions(), nullptr).ok());
+	}
+	ReadAsyncThenPoll(fs, dir / "f", false);
+}
+
+} // namespace

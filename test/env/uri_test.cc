@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// tamerocks:// URIs: found through RocksDB's registry, options parsed, bad
+// ones rejected with InvalidArgument naming the key.
+#include <gtest/gtest.h>
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+#include "tame_env.h"
+#include "tame_fs.h"
+
+using rocksdb::ConfigOptions;
+using rocksdb::Env;
+using rocksdb::Status;
+
+namespace
+{
+
+Status CreateEnv(const std::string &uri, std::shared_ptr<Env> *guard, Env **env)
+{
+	*env = nullptr;
+	return Env::CreateFromUri(ConfigOptions(), uri, "", env, guard);
+}
+
+TEST(TameUri, PlainSchemeGivesTheTamerocksEnvAndFileSystem)
+{
+	std::shared_ptr<Env> guard;
+	Env *env = nullptr;
+	Status s = CreateEnv("tamerocks://", &guard, &env);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	ASSERT_NE(nullptr, dynamic_cast<tamerocks::TameEnv *>(env));
+	EXPECT_STREQ("TameFileSystem", env->GetFileSystem()->Name());
+
+	std::shared_ptr<rocksdb::FileSystem> fs;
+	s = rocksdb::FileSystem::CreateFromString(ConfigOptions(), "tamerocks://", &fs);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	EXPECT_STREQ("TameFileSystem", fs->Name());
+
+	env = nullptr;
+	s = Env::CreateFromUri(ConfigOptions(), "", "tamerocks://", &env, &guard);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	EXPECT_STREQ("TameFileSystem", env->GetFileSystem()->Name());
+}
+
+TEST(TameUri, EveryOptionIsParsed)
+{
+	std::shared_ptr<Env> guard;
+	Env *env = nullptr;
+	Status s = CreateEnv("tamerocks://fg_reactors:2,bg_reactors:4,ring_entries:64,"
+	                     "stack_bytes:131072,slice_us:100,idle_poll_us:0,sync_fallback:false,"
+	                     "io_uring:true",
+	                     &guard, &env);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	auto *tame = dynamic_cast<tamerocks::TameEnv *>(env);
+	ASSERT_NE(nullptr, tame);
+	const tamerocks::TameEnvOptions &o = tame->options();
+	EXPECT_EQ(2u, o.fg_reactors);
+	EXPECT_EQ(4u, o.bg_reactors);
+	EXPECT_EQ(64u, o.ring_entries);
+	EXPECT_EQ(131072u, o.stack_bytes);
+	EXPECT_EQ(100u, o.slice_us);
+	EXPECT_EQ(0u, o.idle_poll_us);
+	EXPECT_FALSE(o.sync_fallback);
+	EXPECT_TRUE(o.io_uring);
+}
+
+struct BadUri {
+	const char *uri;
+	const char *key; // must appear in the message
+};
+
+class TameBadUri : public ::testing::TestWithParam<BadUri>
+{
+};
+
+TEST_P(TameBadUri, IsInvalidArgumentNamingTheKey)
+{
+	std::shared_ptr<Env> guard;
+	Env *env = nullptr;
+	Status s = CreateEnv(GetParam().uri, &guard, &env);
+	EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+	EXPECT_NE(std::string::npos, s.ToString().find(GetParam().key)) << s.ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Uris, TameBadUri,
+    ::testing::Values(BadUri{"tamerocks://bogus:1", "bogus"},
+                      BadUri{"tamerocks://fg_reactors:two", "fg_reactors"},
+                      BadUri{"tamerocks://fg_reactors:-1", "fg_reactors"},
+                      BadUri{"tamerocks://bg_reactors:0", "bg_reactors"},
+                      BadUri{"tamerocks://bg_reactors:99999999999999999999999", "bg_reactors"},
+                      BadUri{"tamerocks://ring_entries:100", "ring_entries"},
+                      BadUri{"tamerocks://ring_entries:8192", "ring_entries"},
+                      BadUri{"tamerocks://stack_bytes:100", "stack_bytes"},
+                      BadUri{"tamerocks://slice_us:", "slice_us"},
+                      BadUri{"tamerocks://sync_fallback:maybe", "sync_fallback"},
+                      BadUri{"tamerocks://idle_poll_us:2000000", "idle_poll_us"},
+                      BadUri{"tamerocks://io_uring:false,sync_fallback:false", "sync_fallback"},
+                      BadUri{"tamerocks://slice_us:5,slice_us:6", "slice_us"},
+                      BadUri{"tamerocks://stack_bytes", "stack_bytes"}));
+
+TEST(TameUri, FileSystemUriTakesNoOptions)
+{
+	std::shared_ptr<rocksdb::FileSystem> fs;
+	Status s = rocksdb::FileSystem::CreateFromString(ConfigOptions(),
+	                                                 "tamerocks://fg_reactors:1", &fs);
+	EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+	EXPECT_NE(std::string::npos, s.ToString().find("fg_reactors"));
+}
+
+} // namespace
