@@ -19,5 +19,8 @@ extern "C" tame_transfer tame_jump_fcontext(tame_fctx const to, void *data)
 
 extern "C" tame_fctx tame_make_fcontext(void *sp, size_t size, tame_fctx_entry fn)
 {
-	return bcd::make_fcontext(sp, size, reinterpret_cast<void (*)(bcd::transfer_t)>(fn));
+	// Same layout (asserted above); the detour through void(*)() is the
+	// documented way to tell -Wcast-function-type the cast is intended.
+	auto entry = reinterpret_cast<void (*)(bcd::transfer_t)>(reinterpret_cast<void (*)()>(fn));
+	return bcd::make_fcontext(sp, size, entry);
 }
