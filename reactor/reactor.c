@@ -245,8 +245,10 @@ void tame_park(void)
 	if (!atomic_compare_exchange_strong_explicit(&t->wake_state, &expected, WAKE_PARKED,
 						     memory_order_acq_rel,
 						     memory_order_acquire)) {
-		/* A token arrived first: consume it and keep running. */
-		atomic_store_explicit(&t->wake_state, WAKE_EMPTY, memory_order_relaxed);
+		/* A token arrived first: consume it and keep running. An
+		 * exchange, not a store, so the consume reads the last waker's
+		 * write and sees everything that waker did before its wake. */
+		atomic_exchange_explicit(&t->wake_state, WAKE_EMPTY, memory_order_acquire);
 		return;
 	}
 	STAT_INC(t->reactor, parks);
@@ -270,8 +272,17 @@ void tame_wake(struct tame_fiber *f)
 	int s = atomic_load_explicit(&t->wake_state, memory_order_acquire);
 
 	for (;;) {
-		if (s == WAKE_NOTIFIED)
-			return;
+		/* Even a wake that finds a token already there writes it again
+		 * (with release): a plain load would return without publishing
+		 * this waker's stores, and a park consuming the older token
+		 * could miss them and sleep for good. */
+		if (s == WAKE_NOTIFIED) {
+			if (atomic_compare_exchange_weak_explicit(&t->wake_state, &s, WAKE_NOTIFIED,
+								  memory_order_acq_rel,
+								  memory_order_acquire))
+				return;
+			continue;
+		}
 		if (s == WAKE_EMPTY) {
 			if (atomic_compare_exchange_weak_explicit(&t->wake_state, &s, WAKE_NOTIFIED,
 								  memory_order_acq_rel,

@@ -49,7 +49,9 @@ struct statx;
 struct tame_reactor_opts {
 	const char *name;	  /* copied; for messages and fiber names */
 	unsigned ring_entries;	  /* SQ entries, power of two, 1..MAX */
-	unsigned max_inflight;	  /* I/O in flight; 0 = 2 * ring_entries */
+	unsigned max_inflight;	  /* I/O in flight, at most 2 * ring_entries - 1
+				   * (one CQ slot stays free for the reactor's
+				   * own eventfd read); 0 = that maximum */
 	unsigned inbox_capacity;  /* cross-thread spawns queued, power of two */
 	size_t stack_bytes;	  /* per fiber; 0 = TAME_FIBER_DEFAULT_STACK_BYTES */
 	uint64_t slice_ns;	  /* cooperative preemption budget */
@@ -103,7 +105,9 @@ struct tame_reactor_stats {
 	uint64_t fibers_live;
 	uint64_t switches;	/* fiber resumes */
 	uint64_t parks;
-	uint64_t wakes_remote;	/* wakes that crossed threads */
+	uint64_t wakes_remote;	/* wakes from other threads that queued a
+				 * parked fiber (a wake that only leaves a
+				 * token is not counted) */
 	uint64_t yields;
 	uint64_t sqes_submitted;
 	uint64_t cqes_reaped;
