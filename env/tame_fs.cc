@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -189,6 +190,45 @@ class TameSequentialFile : public rocksdb::FSSequentialFile
 	bool direct_;
 	size_t align_;
 	uint64_t offset_ = 0;
+};
+
+// allow_mmap_reads (PlainTable, for one): RocksDB reads with a null scratch
+// and expects a pointer into the file's mapping, as the Posix Env gives it.
+// Page faults on the mapping block the thread; that is what mmap reads are.
+class TameMmapReadableFile : public rocksdb::FSRandomAccessFile
+{
+      public:
+	TameMmapReadableFile(std::string fname, int fd, void *base, size_t length)
+	    : fname_(std::move(fname)), fd_(fd), base_(base), length_(length)
+	{
+	}
+	~TameMmapReadableFile() override
+	{
+		if (base_ != nullptr)
+			munmap(base_, length_);
+		tame_io_close(fd_);
+	}
+	IOStatus Read(uint64_t offset, size_t n, const IOOptions &, Slice *result, char *,
+	              IODebugContext *) const override
+	{
+		if (offset > length_) {
+			*result = Slice();
+			return IOStatusFromErrno(-EINVAL, "mmap read past the end of", fname_);
+		}
+		n = std::min<size_t>(n, length_ - offset);
+		*result = Slice(static_cast<const char *>(base_) + offset, n);
+		return IOStatus::OK();
+	}
+	IOStatus InvalidateCache(size_t offset, size_t length) override
+	{
+		return InvalidateFd(fd_, false, offset, length);
+	}
+
+      private:
+	std::string fname_;
+	int fd_;
+	void *base_;
+	size_t length_;
 };
 
 class TameRandomAccessFile : public rocksdb::FSRandomAccessFile
@@ -587,7 +627,7 @@ std::set<std::string> locked_files;
 class TameFileLock : public rocksdb::FileLock
 {
       public:
-	TameFileLock(std::string fname, int fd) : fname(std::move(fname)), fd(fd)
+	TameFileLock(std::string name, int lock_fd) : fname(std::move(name)), fd(lock_fd)
 	{
 	}
 	std::string fname;
@@ -623,6 +663,29 @@ IOStatus TameFileSystem::NewSequentialFile(const std::string &fname, const FileO
 	return IOStatus::OK();
 }
 
+IOStatus TameFileSystem::NewMmapReadable(const std::string &fname, int fd,
+                                         std::unique_ptr<rocksdb::FSRandomAccessFile> *result)
+{
+	struct statx stx;
+	int rc = tame_io_statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &stx);
+	if (rc < 0) {
+		tame_io_close(fd);
+		return IOStatusFromErrno(rc, "statx", fname);
+	}
+	size_t length = (size_t)stx.stx_size;
+	void *base = nullptr;
+	if (length > 0) {
+		base = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+		if (base == MAP_FAILED) {
+			int err = -errno;
+			tame_io_close(fd);
+			return IOStatusFromErrno(err, "mmap for read", fname);
+		}
+	}
+	result->reset(new TameMmapReadableFile(fname, fd, base, length));
+	return IOStatus::OK();
+}
+
 IOStatus TameFileSystem::NewRandomAccessFile(const std::string &fname, const FileOptions &opts,
                                              std::unique_ptr<rocksdb::FSRandomAccessFile> *result,
                                              IODebugContext *)
@@ -632,6 +695,8 @@ IOStatus TameFileSystem::NewRandomAccessFile(const std::string &fname, const Fil
 	int fd = OpenFile(fname, O_RDONLY | (direct ? O_DIRECT : 0), 0);
 	if (fd < 0)
 		return IOStatusFromErrno(fd, "open", fname);
+	if (opts.use_mmap_reads && !direct)
+		return NewMmapReadable(fname, fd, result);
 	result->reset(new TameRandomAccessFile(fname, fd, direct));
 	return IOStatus::OK();
 }

@@ -123,6 +123,9 @@ class TameFileSystem : public rocksdb::FileSystem
 	rocksdb::IOStatus AbortIO(std::vector<void *> &io_handles) override;
 
       private:
+	// Takes fd: the file owns it, or it is closed on error.
+	rocksdb::IOStatus NewMmapReadable(const std::string &fname, int fd,
+	                                  std::unique_ptr<rocksdb::FSRandomAccessFile> *r);
 	rocksdb::IOStatus OpenWritable(const std::string &fname, int flags,
 	                               const rocksdb::FileOptions &opts,
 	                               std::unique_ptr<rocksdb::FSWritableFile> *r);

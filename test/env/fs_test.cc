@@ -88,6 +88,36 @@ TEST_P(FsTest, WrittenFileReadsBackSequentiallyAndAtRandom)
 	});
 }
 
+TEST_P(FsTest, MmapReadsReturnPointersIntoTheFileWithoutScratch)
+{
+	Run([&] {
+		std::string name = dir_ / "mapped";
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs_.NewWritableFile(name, FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Append("plain table bytes", io_, nullptr).ok());
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+
+		FileOptions mmap_opts;
+		mmap_opts.use_mmap_reads = true;
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		ASSERT_TRUE(fs_.NewRandomAccessFile(name, mmap_opts, &r, nullptr).ok());
+		Slice out;
+		// PlainTable reads this way: no scratch buffer at all.
+		ASSERT_TRUE(r->Read(6, 5, io_, &out, nullptr, nullptr).ok());
+		EXPECT_EQ("table", out.ToString());
+		ASSERT_TRUE(r->Read(12, 100, io_, &out, nullptr, nullptr).ok());
+		EXPECT_EQ("bytes", out.ToString()) << "a read across EOF is short";
+		EXPECT_TRUE(r->Read(100, 1, io_, &out, nullptr, nullptr).IsIOError());
+
+		std::string empty = dir_ / "empty";
+		ASSERT_TRUE(fs_.NewWritableFile(empty, FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Close(io_, nullptr).ok());
+		ASSERT_TRUE(fs_.NewRandomAccessFile(empty, mmap_opts, &r, nullptr).ok());
+		ASSERT_TRUE(r->Read(0, 10, io_, &out, nullptr, nullptr).ok());
+		EXPECT_EQ(0u, out.size());
+	});
+}
+
 TEST_P(FsTest, MultiReadFillsEveryRequestIncludingPastEof)
 {
 	Run([&] {
