@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Build RocksDB's env_basic_test from Debian's rocksdb source with tamerocks
+# as the in-tree plugin plugin/tamerocks (cmake -DROCKSDB_PLUGINS=tamerocks,
+# Debug), then run it against tamerocks:// (TEST_ENV_URI, then TEST_FS_URI).
+# See docs/plugin.md. Long (a Debug librocksdb on the machine's cores): not
+# part of scripts/test.sh or CI.
+#
+# Usage: scripts/rocksdb_plugin_test.sh [fetch|configure|build|test|all]
+#   all (default) runs the four steps in order; each step is idempotent.
+# Environment:
+#   TAME_ROCKSDB_WORK  work directory, outside the repository
+#                      (default: <repo>/../rocksdb-src)
+#   JOBS               parallel build jobs (default: nproc)
+#   TAME_ROCKSDB_URI   the URI to test (default: tamerocks://)
+#   TAME_ROCKSDB_TESTS RocksDB test programs to build and run
+#                      (default: env_basic_test; e.g. "env_basic_test
+#                      db_basic_test": every DBTestBase test honours
+#                      TEST_ENV_URI / TEST_FS_URI)
+# Exit status: 0 when the URI resolves to tamerocks' Env and FileSystem and
+# every test passed with TEST_ENV_URI and with TEST_FS_URI.
+set -euo pipefail
+
+TAME_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${TAME_ROCKSDB_WORK:-$(cd "$TAME_ROOT/.." && pwd)/rocksdb-src}
+JOBS=${JOBS:-$(nproc)}
+URI=${TAME_ROCKSDB_URI:-tamerocks://}
+TESTS=${TAME_ROCKSDB_TESTS:-env_basic_test}
+BUILD=$WORK/build-plugin-debug
+want_version=7.8
+
+die() { echo "rocksdb_plugin_test: $*" >&2; exit 1; }
+step() { echo "== $* ($(date -u +%H:%M:%S))"; }
+
+case "$WORK/" in
+"$TAME_ROOT"/*) die "TAME_ROCKSDB_WORK=$WORK is inside the repository; RocksDB's code must stay out of it" ;;
+esac
+
+# The unpacked source directory, or nothing yet.
+src_dir() {
+	find "$WORK" -maxdepth 1 -type d -name "rocksdb-$want_version.*" 2>/dev/null | sort | tail -n 1
+}
+
+# Debian ships sources through deb-src entries; mirror the binary entries.
+ensure_deb_src() {
+	if grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ ||
+		grep -qs '^deb-src ' /etc/apt/sources.list; then
+		return
+	fi
+	[ "$(id -u)" = 0 ] || die "no deb-src entry in apt's sources; rerun as root to add one"
+	local bin=/etc/apt/sources.list.d/debian.sources
+	[ -r "$bin" ] || die "$bin not found: add a deb-src entry for Debian's main archive by hand"
+	step "adding /etc/apt/sources.list.d/deb-src.sources"
+	sed 's/^Types: deb$/Types: deb-src/' "$bin" >/etc/apt/sources.list.d/deb-src.sources
+	apt-get update -qq
+}
+
+fetch() {
+	if [ -n "$(src_dir)" ]; then
+		echo "rocksdb source: $(src_dir)"
+		return
+	fi
+	command -v dpkg-source >/dev/null || die "dpkg-source missing: apt-get install dpkg-dev"
+	ensure_deb_src
+	step "apt-get source rocksdb into $WORK"
+	mkdir -p "$WORK"
+	# A deb-src entry added without apt-get update is not known to apt yet.
+	(cd "$WORK" && apt-get source rocksdb) ||
+		(apt-get update -qq && cd "$WORK" && apt-get source rocksdb)
+	[ -n "$(src_dir)" ] || die "apt-get source did not unpack rocksdb $want_version.x into $WORK"
+}
+
+link_plugin() {
+	local link
+	link="$(src_dir)/plugin/tamerocks"
+	if [ -e "$link" ] && [ ! -L "$link" ]; then
+		die "$link exists and is not our symlink; remove it"
+	fi
+	ln -sfn "$TAME_ROOT" "$link"
+	echo "plugin: $link -> $TAME_ROOT"
+}
+
+configure() {
+	[ -n "$(src_dir)" ] || die "no rocksdb source in $WORK: run the fetch step"
+	link_plugin
+	step "configure $BUILD"
+	# Debug: RocksDB builds tests only then (and enables RTTI by itself).
+	# Static librocksdb only: the plugin must then register through the
+	# registrar the generated build_version.cc names, not through luck.
+	cmake -S "$(src_dir)" -B "$BUILD" \
+		-DCMAKE_BUILD_TYPE=Debug \
+		-DROCKSDB_PLUGINS=tamerocks \
+		-DWITH_TESTS=ON \
+		-DWITH_ALL_TESTS=OFF \
+		-DROCKSDB_BUILD_SHARED=OFF \
+		-DWITH_BENCHMARK_TOOLS=OFF \
+		-DWITH_CORE_TOOLS=OFF \
+		-DWITH_TOOLS=OFF \
+		-DWITH_TRACE_TOOLS=OFF \
+		-DWITH_GFLAGS=OFF \
+		-DPORTABLE=ON \
+		-DFAIL_ON_WARNINGS=OFF
+}
+
+build() {
+	[ -f "$BUILD/CMakeCache.txt" ] || configure
+	local t0=$SECONDS t
+	for t in $TESTS; do
+		step "build $t with $JOBS jobs"
+		cmake --build "$BUILD" --target "$t" -j"$JOBS"
+	done
+	echo "build took $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"
+}
+
+# A URI RocksDB cannot resolve does not fail the tests: Env::CreateFromUri
+# ignores the unknown name (ConfigOptions::ignore_unsupported_options) and
+# hands back the default Env, and every case passes on Posix. So first prove,
+# with the same librocksdb.a, that the URI yields tamerocks' Env and
+# FileSystem.
+check_uri() {
+	local prog=$BUILD/tamerocks_uri_check libs
+	libs=$(sed -n 's/^tamerocks_LIBS = //p' "$TAME_ROOT/tamerocks.mk")
+	step "check that $URI resolves to tamerocks"
+	cat >"$prog.cc" <<'EOF'
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "rocksdb/convenience.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
+
+using ROCKSDB_NAMESPACE::ConfigOptions;
+using ROCKSDB_NAMESPACE::Env;
+using ROCKSDB_NAMESPACE::FileSystem;
+using ROCKSDB_NAMESPACE::Status;
+
+static bool Tame(const char *name) { return std::strncmp(name, "Tame", 4) == 0; }
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  const std::string uri = argv[1];
+  bool ok = true;
+  // As env_basic_test resolves TEST_ENV_URI, and TEST_FS_URI too.
+  Env *env = nullptr;
+  std::shared_ptr<Env> env_guard;
+  Status s = Env::CreateFromUri(ConfigOptions(), uri, "", &env, &env_guard);
+  const char *env_name = env ? env->Name() : "(none)";
+  const char *env_fs = env ? env->GetFileSystem()->Name() : "(none)";
+  std::printf("Env::CreateFromUri(%s): %s: Env %s, FileSystem %s\n", uri.c_str(),
+              s.ToString().c_str(), env_name, env_fs);
+  ok = ok && s.ok() && Tame(env_name) && Tame(env_fs);
+  // As the DBTestBase tests resolve TEST_FS_URI.
+  std::shared_ptr<FileSystem> fs;
+  s = FileSystem::CreateFromString(ConfigOptions(), uri, &fs);
+  const char *fs_name = fs ? fs->Name() : "(none)";
+  std::printf("FileSystem::CreateFromString(%s): %s: FileSystem %s\n", uri.c_str(),
+              s.ToString().c_str(), fs_name);
+  ok = ok && s.ok() && Tame(fs_name);
+  return ok ? 0 : 1;
+}
+EOF
+	# shellcheck disable=SC2046,SC2086 # one word per library
+	g++ -std=c++17 -g -I"$(src_dir)/include" "$prog.cc" -o "$prog" \
+		"$BUILD/librocksdb.a" $(printf -- '-l%s ' $libs) -ldl
+	"$prog" "$URI" || die "$URI does not resolve to tamerocks in this build"
+}
+
+# Runs one test program with one variable set to the URI; prints gtest's
+# summary and the failed cases, and returns the program's status.
+run_one() {
+	local prog=$1 var=$2 log=$BUILD/$1.$2.log
+	step "$var=$URI $prog"
+	local rc=0 t0=$SECONDS
+	(cd "$BUILD" && env "$var=$URI" "./$prog") >"$log" 2>&1 || rc=$?
+	grep -E '^\[==========\] [0-9]+ tests|^\[  (PASSED|SKIPPED) |^\[  FAILED  \] [0-9]' "$log" || true
+	sed -n '/listed below:$/,$p' "$log" | grep -E '^\[  FAILED  \] [^0-9]' || true
+	echo "$prog $var: exit status $rc in $((SECONDS - t0)) s; full log $log"
+	if [ "$prog" = env_basic_test ]; then
+		local custom
+		custom=$(grep -c '^\[       OK \] CustomEnv/' "$log" || true)
+		echo "$prog $var: CustomEnv cases passed: $custom"
+		if [ "$custom" = 0 ]; then
+			echo "$prog $var: no CustomEnv case passed: $URI was not used" >&2
+			rc=1
+		fi
+	fi
+	return $rc
+}
+
+run_tests() {
+	local t rc=0
+	for t in $TESTS; do
+		[ -x "$BUILD/$t" ] || build
+	done
+	check_uri
+	for t in $TESTS; do
+		run_one "$t" TEST_ENV_URI || rc=1
+		run_one "$t" TEST_FS_URI || rc=1
+	done
+	if [ $rc = 0 ]; then echo "RESULT: PASS ($TESTS)"; else echo "RESULT: FAIL ($TESTS)"; fi
+	return $rc
+}
+
+case "${1:-all}" in
+fetch) fetch ;;
+configure)
+	fetch
+	configure
+	;;
+build)
+	fetch
+	build
+	;;
+test) run_tests ;;
+all)
+	fetch
+	configure
+	build
+	run_tests
+	;;
+*) die "unknown step '$1' (fetch|configure|build|test|all)" ;;
+esac
