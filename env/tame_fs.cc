@@ -88,6 +88,20 @@ ssize_t ReadFull(int fd, char *buf, size_t n, uint64_t off, size_t align)
 	return (ssize_t)got;
 }
 
+// One positioned read into scratch: the bytes read (fewer at EOF) or the
+// error, with *result empty.
+IOStatus ReadAt(int fd, const std::string &fname, uint64_t offset, size_t n, size_t align,
+                Slice *result, char *scratch)
+{
+	ssize_t r = ReadFull(fd, scratch, n, offset, align);
+	if (r < 0) {
+		*result = Slice();
+		return IOStatusFromErrno((int)r, "read", fname);
+	}
+	*result = Slice(scratch, (size_t)r);
+	return IOStatus::OK();
+}
+
 // nowait is the file's tame_io_write_buffered state for a buffered file,
 // nullptr for a direct one (always through io_uring on a fiber).
 int WriteFull(int fd, const char *buf, size_t n, uint64_t off, int *nowait)
@@ -146,25 +160,14 @@ class TameSequentialFile : public rocksdb::FSSequentialFile
 	IOStatus Read(size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) override
 	{
-		ssize_t r = ReadFull(fd_, scratch, n, offset_, align_);
-		if (r < 0) {
-			*result = Slice();
-			return IOStatusFromErrno((int)r, "read", fname_);
-		}
-		offset_ += (uint64_t)r;
-		*result = Slice(scratch, (size_t)r);
-		return IOStatus::OK();
+		IOStatus st = ReadAt(fd_, fname_, offset_, n, align_, result, scratch);
+		offset_ += result->size();
+		return st;
 	}
 	IOStatus PositionedRead(uint64_t offset, size_t n, const IOOptions &, Slice *result,
 	                        char *scratch, IODebugContext *) override
 	{
-		ssize_t r = ReadFull(fd_, scratch, n, offset, align_);
-		if (r < 0) {
-			*result = Slice();
-			return IOStatusFromErrno((int)r, "read", fname_);
-		}
-		*result = Slice(scratch, (size_t)r);
-		return IOStatus::OK();
+		return ReadAt(fd_, fname_, offset, n, align_, result, scratch);
 	}
 	IOStatus Skip(uint64_t n) override
 	{
@@ -247,13 +250,7 @@ class TameRandomAccessFile : public rocksdb::FSRandomAccessFile
 	IOStatus Read(uint64_t offset, size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) const override
 	{
-		ssize_t r = ReadFull(fd_, scratch, n, offset, align_);
-		if (r < 0) {
-			*result = Slice();
-			return IOStatusFromErrno((int)r, "read", fname_);
-		}
-		*result = Slice(scratch, (size_t)r);
-		return IOStatus::OK();
+		return ReadAt(fd_, fname_, offset, n, align_, result, scratch);
 	}
 
 	IOStatus MultiRead(rocksdb::FSReadRequest *reqs, size_t num_reqs, const IOOptions &options,
@@ -550,13 +547,7 @@ class TameRandomRWFile : public rocksdb::FSRandomRWFile
 	IOStatus Read(uint64_t offset, size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) const override
 	{
-		ssize_t r = ReadFull(fd_, scratch, n, offset, align_);
-		if (r < 0) {
-			*result = Slice();
-			return IOStatusFromErrno((int)r, "read", fname_);
-		}
-		*result = Slice(scratch, (size_t)r);
-		return IOStatus::OK();
+		return ReadAt(fd_, fname_, offset, n, align_, result, scratch);
 	}
 	IOStatus Flush(const IOOptions &, IODebugContext *) override
 	{
