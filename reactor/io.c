@@ -357,6 +357,13 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 		unsigned before;
 
 		io_arm_eventfd(r);
+		/* Arming may have flushed a full SQ and reaped completions that
+		 * made a fiber runnable: then there is nothing to wait for. */
+		if (r->runq.head) {
+			io_submit(r, true);
+			io_reap(r);
+			return 0;
+		}
 		before = io_uring_sq_ready(&r->ring);
 		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &kts : NULL, NULL);
 		STAT_INC(r, io_enters);

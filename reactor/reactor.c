@@ -483,7 +483,8 @@ static uint64_t sleep_budget_ns(struct tame_reactor *r)
 }
 
 /*
- * Nothing runnable. With I/O in flight, wait in io_uring_enter at once:
+ * Nothing runnable. With I/O in flight, wait in io_uring_enter at once, in
+ * the same call that submits this turn's SQEs (one enter per wait):
  * under DEFER_TASKRUN completions are only posted inside the kernel, so
  * polling them would be one system call per look. Otherwise poll the
  * user-space sources (inbox, remote wakes, timers) for idle_poll_ns, then
@@ -504,6 +505,9 @@ static void idle(struct tame_reactor *r)
 	if (!has_external_work(r) && !timer_due(r, tame_now_ns())) {
 		STAT_INC(r, sleeps);
 		io_wait(r, sleep_budget_ns(r));
+	} else if (io_busy(r)) {
+		io_submit(r, true);
+		io_reap(r);
 	}
 	atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 }
@@ -535,12 +539,12 @@ int tame_reactor_run(struct tame_reactor *r, enum tame_run_mode mode)
 		if (loop_done(r, mode))
 			break;
 		io_flush_retries(r);
-		if (io_busy(r)) {
+		if (!r->runq.head)
+			idle(r); /* submits this turn's SQEs in the enter that waits */
+		else if (io_busy(r)) {
 			io_submit(r, true);
 			io_reap(r);
 		}
-		if (!r->runq.head)
-			idle(r);
 	}
 	atomic_store_explicit(&r->stop_requested, false, memory_order_relaxed);
 	tame_reactor_tls_ = NULL;
