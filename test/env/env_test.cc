@@ -59,8 +59,8 @@ void ProbeJob(void *p)
 
 TEST(TameEnvSchedule, JobsOfEveryPriorityRunAsFibersOnBackgroundReactors)
 {
+	Probe probe; // declared first: it outlives the env's job threads
 	TameEnv env{TameEnvOptions()};
-	Probe probe;
 	for (auto pri : {Env::BOTTOM, Env::LOW, Env::HIGH})
 		for (int i = 0; i < 10; i++)
 			env.Schedule(ProbeJob, &probe, pri);
@@ -88,9 +88,9 @@ void CountJob(void *p)
 
 TEST(TameEnvSchedule, UnScheduleRemovesQueuedJobsAndCallsTheirUnscheduleFn)
 {
+	Gate gate; // outlives env, whose destructor joins the jobs still using it
 	TameEnv env{TameEnvOptions()};
 	env.SetBackgroundThreads(1, Env::LOW);
-	Gate gate;
 	env.Schedule(GateJob, &gate, Env::LOW);
 	ASSERT_TRUE(WaitFor([&] { return gate.entered == 1; }));
 	std::atomic<int> ran{0};
@@ -125,9 +125,9 @@ TEST(TameEnvSchedule, BackgroundThreadsAreCappedByTheUriOption)
 
 TEST(TameEnvSchedule, JobsRunConcurrentlyUpToTheLimitOneJobPerReactor)
 {
+	Gate gate; // outlives env, whose destructor joins the jobs still using it
 	TameEnv env{TameEnvOptions()};
 	env.SetBackgroundThreads(3, Env::LOW);
-	Gate gate;
 	for (int i = 0; i < 5; i++)
 		env.Schedule(GateJob, &gate, Env::LOW);
 	ASSERT_TRUE(WaitFor([&] { return gate.entered == 3; }));
@@ -187,8 +187,8 @@ TEST_P(TameEnvStartThread, BodiesRunAsFibersWithUniqueIdsAndWaitForJoinWaits)
 {
 	TameEnvOptions o;
 	o.fg_reactors = GetParam();
+	Body body; // declared first: it outlives the env's threads
 	TameEnv env{o};
-	Body body;
 	body.env = &env;
 	for (int i = 0; i < 8; i++)
 		env.StartThread(BodyFn, &body);
@@ -206,8 +206,8 @@ TEST(TameEnvLifetime, DestroyingTheEnvJoinsEveryThreadItStarted)
 	{
 		TameEnvOptions o;
 		o.fg_reactors = 2;
+		Probe probe; // declared first: it outlives the env's job threads
 		TameEnv env{o};
-		Probe probe;
 		env.SetBackgroundThreads(4, Env::LOW);
 		env.SetBackgroundThreads(2, Env::HIGH);
 		for (int i = 0; i < 20; i++)
