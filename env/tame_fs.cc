@@ -144,18 +144,44 @@ IOStatus InvalidateFd(int fd, bool direct, size_t offset, size_t length)
 	return err == 0 ? IOStatus::OK() : IOStatusFromErrno(-err, "fadvise", std::to_string(fd));
 }
 
-class TameSequentialFile : public rocksdb::FSSequentialFile
+// What the sequential and random-access files share: they own a descriptor,
+// know their name for messages, and answer the direct-I/O questions from it.
+template <class Base> class TameReadFile : public Base
 {
       public:
-	TameSequentialFile(std::string fname, int fd, bool direct)
+	TameReadFile(std::string fname, int fd, bool direct)
 	    : fname_(std::move(fname)), fd_(fd), direct_(direct),
 	      align_(direct ? DirectAlignment(fd) : 0)
 	{
 	}
-	~TameSequentialFile() override
+	~TameReadFile() override
 	{
 		tame_io_close(fd_);
 	}
+	bool use_direct_io() const override
+	{
+		return direct_;
+	}
+	size_t GetRequiredBufferAlignment() const override
+	{
+		return direct_ ? align_ : kDefaultDirectAlignmentBytes;
+	}
+	IOStatus InvalidateCache(size_t offset, size_t length) override
+	{
+		return InvalidateFd(fd_, direct_, offset, length);
+	}
+
+      protected:
+	std::string fname_;
+	int fd_;
+	bool direct_;
+	size_t align_; // 0 for a buffered file (see ReadFull)
+};
+
+class TameSequentialFile : public TameReadFile<rocksdb::FSSequentialFile>
+{
+      public:
+	using TameReadFile::TameReadFile;
 
 	IOStatus Read(size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) override
@@ -174,24 +200,8 @@ class TameSequentialFile : public rocksdb::FSSequentialFile
 		offset_ += n;
 		return IOStatus::OK();
 	}
-	bool use_direct_io() const override
-	{
-		return direct_;
-	}
-	size_t GetRequiredBufferAlignment() const override
-	{
-		return direct_ ? align_ : kDefaultDirectAlignmentBytes;
-	}
-	IOStatus InvalidateCache(size_t offset, size_t length) override
-	{
-		return InvalidateFd(fd_, direct_, offset, length);
-	}
 
       private:
-	std::string fname_;
-	int fd_;
-	bool direct_;
-	size_t align_;
 	uint64_t offset_ = 0;
 };
 
@@ -234,18 +244,10 @@ class TameMmapReadableFile : public rocksdb::FSRandomAccessFile
 	size_t length_;
 };
 
-class TameRandomAccessFile : public rocksdb::FSRandomAccessFile
+class TameRandomAccessFile : public TameReadFile<rocksdb::FSRandomAccessFile>
 {
       public:
-	TameRandomAccessFile(std::string fname, int fd, bool direct)
-	    : fname_(std::move(fname)), fd_(fd), direct_(direct),
-	      align_(direct ? DirectAlignment(fd) : 0)
-	{
-	}
-	~TameRandomAccessFile() override
-	{
-		tame_io_close(fd_);
-	}
+	using TameReadFile::TameReadFile;
 
 	IOStatus Read(uint64_t offset, size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) const override
@@ -265,24 +267,6 @@ class TameRandomAccessFile : public rocksdb::FSRandomAccessFile
 	{
 		return IOStatus::NotSupported("Prefetch");
 	}
-	bool use_direct_io() const override
-	{
-		return direct_;
-	}
-	size_t GetRequiredBufferAlignment() const override
-	{
-		return direct_ ? align_ : kDefaultDirectAlignmentBytes;
-	}
-	IOStatus InvalidateCache(size_t offset, size_t length) override
-	{
-		return InvalidateFd(fd_, direct_, offset, length);
-	}
-
-      private:
-	std::string fname_;
-	int fd_;
-	bool direct_;
-	size_t align_;
 };
 
 // One batch in flight at a time, bounded so the request array stays on the
