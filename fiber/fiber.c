@@ -34,6 +34,25 @@
 __thread struct tame_fiber *tame_fiber_current_ TAME_TLS_IE;
 
 static atomic_uint_fast64_t next_fiber_id = 1;
+static _Atomic(tame_fiber_exit_hook_fn) exit_hook;
+
+void **tame_fiber_keys_slot(struct tame_fiber *f)
+{
+	return &f->keys;
+}
+
+void tame_fiber_set_exit_hook(tame_fiber_exit_hook_fn fn)
+{
+	atomic_store_explicit(&exit_hook, fn, memory_order_release);
+}
+
+static void run_exit_hook(struct tame_fiber *f)
+{
+	tame_fiber_exit_hook_fn fn = atomic_load_explicit(&exit_hook, memory_order_acquire);
+
+	if (f->keys && fn)
+		fn(f);
+}
 
 static void fiber_entry(struct tame_transfer t)
 {
@@ -42,6 +61,7 @@ static void fiber_entry(struct tame_transfer t)
 	asan_finish(NULL, &f->caller_stack_lo, &f->caller_stack_bytes);
 	f->return_ctx = t.fctx;
 	f->fn(f->arg);
+	run_exit_hook(f);
 	f->finished = true;
 	/* NULL fake-stack save: this stack is never resumed again. */
 	asan_start(NULL, f->caller_stack_lo, f->caller_stack_bytes);
@@ -157,6 +177,7 @@ void tame_fiber_destroy(struct tame_fiber *f)
 	if (!f)
 		return;
 	assert(!f->running);
+	run_exit_hook(f);
 	VALGRIND_STACK_DEREGISTER(f->valgrind_id);
 	tame_stack_unmap(f->map_base, f->map_bytes);
 }

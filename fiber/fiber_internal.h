@@ -44,6 +44,7 @@ struct tame_fiber {
 	size_t caller_stack_bytes;
 	unsigned char *fls;	/* saved slot values */
 	unsigned char *local;	/* owner area */
+	void *keys;		/* port/'s pthread key values, or NULL */
 	char name[TAME_FIBER_NAME_BYTES];
 };
 

@@ -124,6 +124,17 @@ int tame_fls_register(tame_fls_resolve_fn resolve, void *ctx, size_t size,
 int tame_fls_count(void);
 
 /*
+ * One pointer per fiber for port/'s per-fiber pthread keys, and a hook
+ * called when a fiber whose pointer is set finishes: on the fiber, after fn
+ * returned (so key destructors may still park), or from tame_fiber_destroy
+ * for a fiber discarded unfinished. The hook must clear the pointer. Set the
+ * hook once, before any fiber sets its pointer.
+ */
+void **tame_fiber_keys_slot(struct tame_fiber *f);
+typedef void (*tame_fiber_exit_hook_fn)(struct tame_fiber *f);
+void tame_fiber_set_exit_hook(tame_fiber_exit_hook_fn fn);
+
+/*
  * Name of the fcontext backend chosen at configure time: "boost-c" when
  * Boost exports the C jump_fcontext symbols, "boost-cxx-wrapper" otherwise.
  */

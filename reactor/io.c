@@ -385,7 +385,7 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 /* The calling fiber's reactor if this operation can go through its ring. */
 static struct tame_reactor *ring_for(enum io_kind kind)
 {
-	struct tame_task *t = tame_task_tls_;
+	struct tame_task *t = parkable_task();
 
 	if (!t || !t->reactor->have_ring || !t->reactor->op_supported[kind])
 		return NULL;

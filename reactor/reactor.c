@@ -24,6 +24,7 @@
 
 __thread struct tame_reactor *tame_reactor_tls_ TAME_TLS_IE;
 __thread struct tame_task *tame_task_tls_ TAME_TLS_IE;
+__thread int tame_noyield_depth_ TAME_TLS_IE;
 
 uint64_t tame_now_ns(void)
 {
@@ -313,9 +314,25 @@ int tame_park_until(uint64_t deadline_ns)
 	return t->timed_out ? -ETIMEDOUT : 0;
 }
 
+void tame_noyield_enter(void)
+{
+	tame_noyield_depth_++;
+}
+
+void tame_noyield_exit(void)
+{
+	if (tame_noyield_depth_ > 0)
+		tame_noyield_depth_--;
+}
+
+bool tame_can_park(void)
+{
+	return parkable_task() != NULL;
+}
+
 void tame_yield(void)
 {
-	struct tame_task *t = tame_task_tls_;
+	struct tame_task *t = parkable_task();
 
 	if (!t) {
 		sched_yield();
@@ -330,7 +347,7 @@ int tame_sleep_ns(uint64_t ns)
 {
 	uint64_t deadline = tame_now_ns() + ns;
 
-	if (!tame_task_tls_) {
+	if (!parkable_task()) {
 		struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
 
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

@@ -191,6 +191,13 @@ struct tame_reactor {
 /* The reactor whose loop runs on this thread and the task it is running. */
 extern __thread struct tame_reactor *tame_reactor_tls_ TAME_TLS_IE;
 extern __thread struct tame_task *tame_task_tls_ TAME_TLS_IE;
+extern __thread int tame_noyield_depth_ TAME_TLS_IE;
+
+/* The calling fiber's task if it may park now (see tame_can_park). */
+static inline struct tame_task *parkable_task(void)
+{
+	return tame_noyield_depth_ ? NULL : tame_task_tls_;
+}
 
 /* reactor.c internals used by io.c */
 void reactor_enqueue(struct tame_reactor *r, struct tame_task *t);

@@ -170,6 +170,21 @@ void tame_maybe_yield(void);
 struct tame_reactor *tame_fiber_reactor(void);
 
 /*
+ * No-yield sections: between enter and exit, on this thread, nothing parks
+ * or yields. port/'s locks, waits and sleeps block the OS thread instead, and
+ * tame_io_* run as plain system calls, so no other fiber of the thread runs
+ * inside the section. tame_yield returns at once. Sections nest; any thread;
+ * a thread-local counter; an exit without an enter is ignored. (A fiber cannot switch inside a section, so the
+ * counter is per thread.)
+ */
+void tame_noyield_enter(void);
+void tame_noyield_exit(void);
+
+/* True on a reactor fiber outside any no-yield section: a blocking call made
+ * now would park instead of blocking the thread. */
+bool tame_can_park(void);
+
+/*
  * Fiber-facing I/O. On a fiber of a reactor with io_uring, each call
  * prepares one SQE, parks the fiber until its CQE and returns the CQE's
  * result; -EINTR and -EAGAIN are resubmitted internally. Off a fiber (or on
