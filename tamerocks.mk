@@ -23,7 +23,7 @@ tamerocks_LIBS = uring boost_context pthread
 tamerocks_HEADERS = env/tame_register.h
 # The C11 core (fiber/, reactor/): compiled as C by CMake (cmake/RocksDBPlugin.cmake)
 # and by the make rules below.
-tamerocks_CORE_SRCS = fiber/fiber.c fiber/stack.c fiber/fls.c reactor/reactor.c reactor/io.c reactor/inbox.c reactor/timer.c
+tamerocks_CORE_SRCS = fiber/fiber.c fiber/stack.c fiber/fls.c reactor/reactor.c reactor/io.c reactor/inbox.c reactor/timer.c port/parking_lot.c port/sync.c port/interpose.c port/keys.c port/rocksdb_tls.c
 
 # ---- make build only -------------------------------------------------------
 # RocksDB's Makefile turns each plugin source into a library object with
@@ -42,7 +42,7 @@ tamerocks_CORE_OBJECTS := $(patsubst %,$(OBJ_DIR)/$(tamerocks_DIR)/%.o,$(tameroc
 # later Boost, build with tamerocks_FCONTEXT_WRAPPER=1 (the CMake build
 # detects this by itself).
 tamerocks_FCONTEXT_WRAPPER ?= 0
-tamerocks_CORE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(tamerocks_DIR)/fiber -I$(tamerocks_DIR)/reactor
+tamerocks_CORE_CFLAGS := -std=gnu11 -fexceptions -D_GNU_SOURCE -I$(tamerocks_DIR)/fiber -I$(tamerocks_DIR)/reactor -I$(tamerocks_DIR)/port
 ifeq ($(tamerocks_FCONTEXT_WRAPPER),1)
 tamerocks_SOURCES += fiber/fcontext_wrap.cc
 tamerocks_CORE_CFLAGS += -DTAME_FCONTEXT_WRAPPER=1
@@ -62,5 +62,5 @@ $(patsubst %.o,%.cc.d,$(tamerocks_CORE_OBJECTS)): $(OBJ_DIR)/$(tamerocks_DIR)/%.
 
 # env/ includes the core's public headers. Registration goes through
 # tamerocks_FUNC only: no second registration from a static initializer.
-tamerocks_CXXFLAGS = -I$(tamerocks_DIR)/fiber -I$(tamerocks_DIR)/reactor -DTAMEROCKS_NO_STATIC_REGISTRATION
+tamerocks_CXXFLAGS = -I$(tamerocks_DIR)/fiber -I$(tamerocks_DIR)/reactor -I$(tamerocks_DIR)/port -DTAMEROCKS_NO_STATIC_REGISTRATION
 tamerocks_LDFLAGS = $(addprefix -l,$(tamerocks_LIBS))

@@ -61,7 +61,7 @@ endif()
 set(_tame_c_files ${_tame_core_srcs})
 list(TRANSFORM _tame_c_files PREPEND ${_tame_rocksdb_dir}/plugin/tamerocks/)
 set_source_files_properties(${_tame_c_files} DIRECTORY ${_tame_rocksdb_dir}
-  PROPERTIES COMPILE_OPTIONS -std=gnu11)
+  PROPERTIES COMPILE_OPTIONS "-std=gnu11;-fexceptions")
 # Registration goes through the registrar only, so a passing RocksDB test
 # proves that path; libtamerocks.so keeps its static initializer.
 set_source_files_properties(${_tame_rocksdb_dir}/plugin/tamerocks/env/tame_register.cc
@@ -71,7 +71,8 @@ set_source_files_properties(${_tame_rocksdb_dir}/plugin/tamerocks/env/tame_regis
 string(JOIN " " _tame_flags ${_tame_flags})
 set(tamerocks_SOURCES ${_tame_sources} PARENT_SCOPE)
 set(tamerocks_COMPILE_FLAGS "${_tame_flags}" PARENT_SCOPE)
-set(tamerocks_INCLUDE_PATHS ${_tame_dir}/fiber ${_tame_dir}/reactor ${_tame_dir}/env PARENT_SCOPE)
+set(tamerocks_INCLUDE_PATHS ${_tame_dir}/fiber ${_tame_dir}/reactor ${_tame_dir}/port ${_tame_dir}/env
+  PARENT_SCOPE)
 set(tamerocks_HEADERS ${_tame_headers} PARENT_SCOPE)
 message(STATUS "tamerocks: RocksDB plugin: C core ${_tame_sources}; "
   "env/ sources, registrar and libraries from tamerocks.mk")
