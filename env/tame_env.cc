@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
+#include <string>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -16,12 +18,47 @@
 
 #include "tame_fiber.h"
 #include "tame_fs.h"
+#include "tame_port.h"
 #include "tame_reactor.h"
 
 using rocksdb::Env;
 
 namespace tamerocks
 {
+
+bool PortReady(std::string *why)
+{
+	if (!tame_port_interposed()) {
+		*why = "this process's pthread_mutex_lock is not tamerocks' (run with "
+		       "LD_PRELOAD=libtamerocks.so, or link libtamerocks ahead of libc)";
+		return false;
+	}
+	int slots = tame_port_register_rocksdb_tls();
+	if (slots <= 0) {
+		*why = slots < 0 ? std::string("RocksDB's thread-locals could not be made "
+		                               "fiber-local: ") +
+		                       strerror(-slots)
+		                 : "RocksDB's thread-locals are not exported by any loaded "
+		                   "object (a static RocksDB?), so fibers cannot have their own";
+		return false;
+	}
+	return true;
+}
+
+rocksdb::Status ResolveEnvOptions(TameEnvOptions *opts)
+{
+	std::string why;
+	bool ready = PortReady(&why);
+	if (!opts->fg_reactors_given) {
+		opts->fg_reactors = ready ? 1 : 0;
+		return rocksdb::Status::OK();
+	}
+	if (opts->fg_reactors > 0 && !ready)
+		return rocksdb::Status::InvalidArgument(
+		    "tamerocks URI option 'fg_reactors': " + std::to_string(opts->fg_reactors) +
+		    " shared reactors need fiber-aware locks, but " + why);
+	return rocksdb::Status::OK();
+}
 
 TameClock::TameClock() : rocksdb::SystemClockWrapper(rocksdb::SystemClock::Default())
 {

@@ -5,11 +5,11 @@
 // tamerocks Env: TameFileSystem for files, TameClock for time, background
 // jobs and StartThread bodies as fibers on reactors the Env owns.
 //
-// Until RocksDB's port::Mutex/CondVar are fiber-aware (issue 4), a fiber
-// that blocks on the DB mutex blocks its whole reactor thread. So each
-// background reactor runs ONE job fiber at a time (a pool per priority of
-// reactor threads pulling from one queue, like ThreadPoolImpl), and by
-// default each StartThread gets its own reactor thread.
+// Each background reactor runs ONE job fiber at a time (a pool per priority
+// of reactor threads pulling from one queue, like ThreadPoolImpl).
+// StartThread bodies share fg_reactors reactor threads as fibers when port/
+// is active (see PortReady); otherwise a fiber blocking on the DB mutex
+// would block every fiber of its thread, so each body gets its own thread.
 //
 // Everything not overridden here (GetHostName, GetThreadList, ...) goes to
 // the wrapped Env: NewCompositeEnv(TameFileSystem) over Env::Default().
@@ -42,6 +42,16 @@ class TameClock : public rocksdb::SystemClockWrapper
 	uint64_t NowNanos() override;
 	void SleepForMicroseconds(int micros) override;
 };
+
+// True when fibers sharing a thread may call RocksDB: this process's
+// pthread_mutex_lock/pthread_cond_wait/sched_yield are tamerocks' (port/)
+// and RocksDB's thread-locals are fiber-local slots. Otherwise *why says what
+// is missing, in words a user can act on.
+bool PortReady(std::string *why);
+
+// Settle the options that depend on the process (fg_reactors' default) and
+// refuse the impossible ones. OK or InvalidArgument naming the key.
+rocksdb::Status ResolveEnvOptions(TameEnvOptions *opts);
 
 class TameEnv : public rocksdb::EnvWrapper
 {

@@ -53,6 +53,11 @@ rocksdb::Env *NewEnv(const std::string &uri, std::unique_ptr<rocksdb::Env> *guar
 		*errmsg = s.getState() ? s.getState() : s.ToString();
 		return nullptr;
 	}
+	s = tamerocks::ResolveEnvOptions(&opts);
+	if (!s.ok()) {
+		*errmsg = s.getState() ? s.getState() : s.ToString();
+		return nullptr;
+	}
 	if (!opts.sync_fallback && !IoUringAvailable(opts, errmsg))
 		return nullptr;
 	guard->reset(new tamerocks::TameEnv(opts));

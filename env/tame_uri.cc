@@ -86,6 +86,7 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	if (key == "fg_reactors") {
 		s = ParseU64(key, value, 0, 256, &v);
 		o->fg_reactors = (unsigned)v;
+		o->fg_reactors_given = true;
 	} else if (key == "bg_reactors") {
 		s = ParseU64(key, value, 1, 1024, &v);
 		o->bg_reactors = (unsigned)v;

@@ -13,10 +13,14 @@
 // ':' and ','. Do not use '=' or ';'.
 //
 // Env options (each at most once):
-//   fg_reactors:N    0..256. 0 (default): every StartThread gets its own
-//                    reactor thread. N > 0: StartThread fibers are spread
-//                    round-robin over N shared reactor threads (only safe
-//                    once RocksDB's mutexes are fiber-aware, issue 4).
+//   fg_reactors:N    0..256. N > 0: StartThread bodies are fibers spread
+//                    round-robin over N shared reactor threads (db_bench
+//                    --threads=64 becomes 64 fibers). 0: every StartThread
+//                    gets its own reactor thread. Default: 1 when port/ is
+//                    active (libtamerocks.so preloaded or linked ahead of
+//                    libc, and RocksDB's thread-locals made fiber-local),
+//                    else 0. N > 0 without an active port/ is refused:
+//                    RocksDB's locks would block the shared thread.
 //   bg_reactors:N    1..1024, default 64: cap on reactor threads per
 //                    background priority (SetBackgroundThreads is clamped).
 //   ring_entries:N   io_uring SQ entries per reactor, power of two,
@@ -47,6 +51,7 @@ constexpr const char *kUriSeparator = "://";
 
 struct TameEnvOptions {
 	unsigned fg_reactors = 0;
+	bool fg_reactors_given = false; // false: decided by PortReady()
 	unsigned bg_reactors = 64;
 	unsigned ring_entries = 256;
 	size_t stack_bytes = 256 * 1024;
