@@ -23,6 +23,7 @@
 #endif
 
 #ifdef TAME_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define asan_start(save, lo, bytes) __sanitizer_start_switch_fiber(save, lo, bytes)
 #define asan_finish(save, lo, bytes) __sanitizer_finish_switch_fiber(save, lo, bytes)
@@ -178,6 +179,11 @@ void tame_fiber_destroy(struct tame_fiber *f)
 		return;
 	assert(!f->running);
 	run_exit_hook(f);
+#ifdef TAME_ASAN
+	/* A fiber discarded while parked leaves its frames' redzones behind;
+	 * the next fiber on this pooled stack must not inherit them. */
+	__asan_unpoison_memory_region(f->stack_lo, f->stack_bytes);
+#endif
 	VALGRIND_STACK_DEREGISTER(f->valgrind_id);
 	tame_stack_unmap(f->map_base, f->map_bytes);
 }
