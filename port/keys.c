@@ -6,15 +6,22 @@
  * destructors stay glibc's); tamerocks remembers each key's destructor and a
  * generation, and keeps a fiber's values in a two-level table hung off the
  * fiber (tame_fiber_keys_slot). A value stored under an older generation of
- * a key reads as NULL, as glibc does for a deleted and re-created key. When
- * the fiber finishes, the destructors run on it, up to
+ * a key does not count, as glibc forgets values of a deleted and re-created
+ * key. When the fiber finishes, the destructors run on it, up to
  * PTHREAD_DESTRUCTOR_ITERATIONS rounds, as at thread exit.
+ *
+ * One exception: keys the sanitizer runtimes create stay per thread. ASan
+ * finds the descriptor of the thread it runs on (its stack bounds) under a
+ * key; per fiber it would read NULL there and misjudge every stack.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "port_internal.h"
 #include "tame_fiber.h"
@@ -35,6 +42,22 @@ struct fiber_keys {
 
 static _Atomic(key_dtor_fn) key_dtor[PTHREAD_KEYS_MAX];
 static _Atomic uint32_t key_gen[PTHREAD_KEYS_MAX];
+static bool key_thread_only[PTHREAD_KEYS_MAX];
+
+/* Is the code at pc part of a sanitizer runtime? */
+static bool in_sanitizer_runtime(const void *pc)
+{
+	static const char *const names[] = {"/libasan.", "/libubsan.", "/liblsan.",
+					    "/libtsan.", "/libclang_rt."};
+	Dl_info info;
+
+	if (!dladdr(pc, &info) || !info.dli_fname)
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strstr(info.dli_fname, names[i]))
+			return true;
+	return false;
+}
 
 static void fiber_keys_exit(struct tame_fiber *f);
 
@@ -43,6 +66,7 @@ int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 	int r = REAL(pthread_key_create, "GLIBC_2.34", key, dtor);
 
 	if (r == 0 && *key < PTHREAD_KEYS_MAX) {
+		key_thread_only[*key] = in_sanitizer_runtime(__builtin_return_address(0));
 		atomic_store_explicit(&key_dtor[*key], dtor, memory_order_relaxed);
 		atomic_fetch_add_explicit(&key_gen[*key], 1, memory_order_release);
 	}
@@ -54,6 +78,7 @@ int pthread_key_delete(pthread_key_t key)
 	int r = REAL(pthread_key_delete, "GLIBC_2.34", key);
 
 	if (r == 0 && key < PTHREAD_KEYS_MAX) {
+		key_thread_only[key] = false;
 		atomic_store_explicit(&key_dtor[key], NULL, memory_order_relaxed);
 		atomic_fetch_add_explicit(&key_gen[key], 1, memory_order_release);
 	}
@@ -87,7 +112,7 @@ void *pthread_getspecific(pthread_key_t key)
 	struct tame_fiber *f = tame_fiber_self();
 	struct key_entry *e;
 
-	if (!f)
+	if (!f || (key < PTHREAD_KEYS_MAX && key_thread_only[key]))
 		return REAL(pthread_getspecific, "GLIBC_2.34", key);
 	if (key >= PTHREAD_KEYS_MAX || !(e = entry_of(f, key, false)))
 		return NULL;
@@ -102,7 +127,7 @@ int pthread_setspecific(pthread_key_t key, const void *value)
 	struct key_entry *e;
 	uint32_t gen;
 
-	if (!f)
+	if (!f || (key < PTHREAD_KEYS_MAX && key_thread_only[key]))
 		return REAL(pthread_setspecific, "GLIBC_2.34", key, value);
 	if (key >= PTHREAD_KEYS_MAX)
 		return EINVAL;
