@@ -309,12 +309,19 @@ IOStatus TameRandomAccessFile::MultiRead(rocksdb::FSReadRequest *reqs, size_t nu
 // while the caller goes on; Poll parks until it is done and then runs the
 // callback on the caller, as RocksDB expects. Single reactor thread, so the
 // fields need no locking.
+// A fiber waiting in Poll/AbortIO for any of several reads: the first read to
+// finish wakes it, once, so the fiber never holds a stray wake token.
+struct AsyncWaiter {
+	tame_fiber *fiber;
+	bool woken;
+};
+
 struct TameAsyncRead {
 	const TameRandomAccessFile *file;
 	rocksdb::FSReadRequest req;
 	std::function<void(const rocksdb::FSReadRequest &, void *)> cb;
 	void *cb_arg;
-	tame_fiber *waiter = nullptr;
+	AsyncWaiter *waiter = nullptr;
 	bool done = false;
 	bool finished = false; /* callback run or aborted */
 };
@@ -325,8 +332,10 @@ void AsyncReadFiber(void *p)
 	a->req.status = a->file->Read(a->req.offset, a->req.len, IOOptions(), &a->req.result,
 	                              a->req.scratch, nullptr);
 	a->done = true;
-	if (a->waiter != nullptr)
-		tame_wake(a->waiter);
+	if (a->waiter != nullptr && !a->waiter->woken) {
+		a->waiter->woken = true;
+		tame_wake(a->waiter->fiber);
+	}
 }
 
 IOStatus
@@ -352,13 +361,27 @@ TameRandomAccessFile::ReadAsync(rocksdb::FSReadRequest &req, const IOOptions &op
 	return IOStatus::OK();
 }
 
-void WaitAsync(TameAsyncRead *a)
+// Park until at least one of the unfinished reads is done.
+void WaitAnyAsync(std::vector<void *> &io_handles)
 {
-	while (!a->done) {
-		a->waiter = tame_fiber_self();
-		tame_park();
+	AsyncWaiter w{tame_fiber_self(), false};
+	bool pending = false;
+	for (void *h : io_handles) {
+		auto *a = static_cast<TameAsyncRead *>(h);
+		if (a == nullptr || a->finished)
+			continue;
+		if (a->done)
+			return;
+		a->waiter = &w;
+		pending = true;
 	}
-	a->waiter = nullptr;
+	while (pending && !w.woken)
+		tame_park();
+	for (void *h : io_handles) {
+		auto *a = static_cast<TameAsyncRead *>(h);
+		if (a != nullptr && a->waiter == &w)
+			a->waiter = nullptr;
+	}
 }
 
 class TameWritableFile : public rocksdb::FSWritableFile
@@ -967,33 +990,51 @@ IOStatus TameFileSystem::GetTestDirectory(const IOOptions &options, std::string 
 	return CreateDirIfMissing(*path, options, dbg);
 }
 
-IOStatus TameFileSystem::Poll(std::vector<void *> &io_handles, size_t /*min_completions*/)
+// Returns once min_completions of the handles (or all of them, if fewer are
+// left) have completed and had their callbacks run; handles completed
+// meanwhile are called back too, in handle order.
+IOStatus TameFileSystem::Poll(std::vector<void *> &io_handles, size_t min_completions)
 {
-	// Waits for all of them: simpler than min_completions and what
-	// RocksDB 7.8 asks for anyway (it polls one handle at a time).
-	for (void *h : io_handles) {
-		auto *a = static_cast<TameAsyncRead *>(h);
-		if (a == nullptr || a->finished)
-			continue;
-		WaitAsync(a);
-		a->finished = true;
-		a->cb(a->req, a->cb_arg);
+	size_t completed = 0;
+	for (;;) {
+		size_t unfinished = 0;
+		for (void *h : io_handles) {
+			auto *a = static_cast<TameAsyncRead *>(h);
+			if (a == nullptr || a->finished)
+				continue;
+			if (!a->done) {
+				unfinished++;
+				continue;
+			}
+			a->finished = true;
+			a->cb(a->req, a->cb_arg);
+			completed++;
+		}
+		if (unfinished == 0 || completed >= min_completions)
+			return IOStatus::OK();
+		WaitAnyAsync(io_handles);
 	}
-	return IOStatus::OK();
 }
 
 IOStatus TameFileSystem::AbortIO(std::vector<void *> &io_handles)
 {
 	// A read already on the ring cannot be taken back from the scratch
 	// buffer RocksDB is about to free: wait for it, drop the callback.
-	for (void *h : io_handles) {
-		auto *a = static_cast<TameAsyncRead *>(h);
-		if (a == nullptr || a->finished)
-			continue;
-		WaitAsync(a);
-		a->finished = true;
+	for (;;) {
+		bool pending = false;
+		for (void *h : io_handles) {
+			auto *a = static_cast<TameAsyncRead *>(h);
+			if (a == nullptr || a->finished)
+				continue;
+			if (a->done)
+				a->finished = true;
+			else
+				pending = true;
+		}
+		if (!pending)
+			return IOStatus::OK();
+		WaitAnyAsync(io_handles);
 	}
-	return IOStatus::OK();
 }
 
 IOStatus TameFileSystem::NewLogger(const std::string &fname, const IOOptions &io_opts,

@@ -531,6 +531,59 @@ TEST(FsReadAsync, OnAFiberReadsOverlapAndCompleteInPollOrAbort)
 	RunInFiber([&] { ReadAsyncThenPoll(fs, dir / "f", true); });
 }
 
+// Poll(handles, 1) returns once one read has been called back; a later
+// Poll finishes the others, and no callback ever runs twice.
+TEST(FsReadAsync, PollReturnsAfterMinCompletionsAndALaterPollFinishesTheRest)
+{
+	TempDir dir;
+	TameFileSystem fs;
+	std::string data(4096 * 8, 'p');
+	{
+		std::unique_ptr<rocksdb::FSWritableFile> w;
+		ASSERT_TRUE(fs.NewWritableFile(dir / "f", FileOptions(), &w, nullptr).ok());
+		ASSERT_TRUE(w->Append(data, IOOptions(), nullptr).ok());
+		ASSERT_TRUE(w->Close(IOOptions(), nullptr).ok());
+	}
+	RunInFiber([&] {
+		std::unique_ptr<rocksdb::FSRandomAccessFile> f;
+		ASSERT_TRUE(fs.NewRandomAccessFile(dir / "f", FileOptions(), &f, nullptr).ok());
+		constexpr int kReads = 8;
+		static char scratch[kReads][4096];
+		AsyncResult results[kReads];
+		std::vector<void *> handles;
+		std::vector<rocksdb::IOHandleDeleter> deleters;
+		for (int i = 0; i < kReads; i++) {
+			rocksdb::FSReadRequest req;
+			req.offset = (uint64_t)i * 4096;
+			req.len = 4096;
+			req.scratch = scratch[i];
+			void *h = nullptr;
+			rocksdb::IOHandleDeleter del;
+			ASSERT_TRUE(f->ReadAsync(req, IOOptions(), OnRead, &results[i], &h, &del,
+			                         nullptr)
+			                .ok());
+			ASSERT_NE(nullptr, h);
+			handles.push_back(h);
+			deleters.push_back(del);
+		}
+		ASSERT_TRUE(fs.Poll(handles, 1).ok());
+		int called = 0;
+		for (const AsyncResult &r : results) {
+			EXPECT_LE(r.calls, 1);
+			called += r.calls;
+		}
+		EXPECT_GE(called, 1);
+		ASSERT_TRUE(fs.Poll(handles, kReads).ok());
+		for (const AsyncResult &r : results) {
+			EXPECT_EQ(1, r.calls);
+			EXPECT_TRUE(r.ok);
+			EXPECT_EQ(std::string(4096, 'p'), r.data);
+		}
+		for (size_t i = 0; i < handles.size(); i++)
+			deleters[i](handles[i]);
+	});
+}
+
 TEST(FsReadAsync, OnAPlainThreadTheCallbackRunsAtOnce)
 {
 	TempDir dir;
