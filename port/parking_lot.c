@@ -161,24 +161,39 @@ int pl_deadline_check(const struct pl_deadline *d)
 	return 0;
 }
 
-/* The deadline on the reactor's clock (CLOCK_MONOTONIC nanoseconds). */
+/* The deadline on the reactor's clock (CLOCK_MONOTONIC nanoseconds), never
+ * 0. The caller's clock is read first: a preemption between the two reads
+ * then makes the deadline late, never early (and pl_wait re-checks the
+ * caller's clock before it reports a timeout). */
 static uint64_t deadline_mono_ns(const struct pl_deadline *d)
 {
 	struct timespec now;
 	int64_t left_ns;
-	uint64_t mono = tame_now_ns();
+	uint64_t mono;
 
 	if (d->clock == CLOCK_MONOTONIC) {
 		if (d->abs.tv_sec < 0)
-			return 0;
-		return (uint64_t)d->abs.tv_sec * 1000000000ull + (uint64_t)d->abs.tv_nsec;
+			return 1;
+		mono = (uint64_t)d->abs.tv_sec * 1000000000ull + (uint64_t)d->abs.tv_nsec;
+		return mono ? mono : 1;
 	}
 	clock_gettime(d->clock, &now);
+	mono = tame_now_ns();
 	if (d->abs.tv_sec - now.tv_sec > (INT64_MAX / 1000000000) - 2)
 		return UINT64_MAX;
 	left_ns = (int64_t)(d->abs.tv_sec - now.tv_sec) * 1000000000 +
 		  (d->abs.tv_nsec - now.tv_nsec);
 	return left_ns <= 0 ? mono : mono + (uint64_t)left_ns;
+}
+
+/* Has the caller's clock reached the deadline? */
+static bool deadline_passed(const struct pl_deadline *d)
+{
+	struct timespec now;
+
+	clock_gettime(d->clock, &now);
+	return now.tv_sec > d->abs.tv_sec ||
+	       (now.tv_sec == d->abs.tv_sec && now.tv_nsec >= d->abs.tv_nsec);
 }
 
 /* Timed out while possibly still queued: dequeue under the lock, or learn a
@@ -198,12 +213,13 @@ static bool timeout_dequeue(struct pl_waiter *w, struct pl_bucket **locked)
 
 static int wait_fiber(struct pl_waiter *w, const struct pl_deadline *d, struct pl_bucket **locked)
 {
-	uint64_t deadline = d && d->timed ? deadline_mono_ns(d) : 0;
+	bool timed = d && d->timed;
+	uint64_t deadline = timed ? deadline_mono_ns(d) : 0;
 
 	for (;;) {
 		int r = 0;
 
-		if (deadline)
+		if (timed)
 			r = tame_park_until(deadline);
 		else
 			tame_park();
@@ -218,6 +234,12 @@ static int wait_fiber(struct pl_waiter *w, const struct pl_deadline *d, struct p
 			/* Anything but our own wake leaves us queued. */
 			if (atomic_load_explicit(&w->state, memory_order_acquire) != PL_WAITING)
 				return 0;
+			continue;
+		}
+		if (!deadline_passed(d)) {
+			/* The caller's clock is behind ours (realtime was set
+			 * back, or the conversion raced a preemption). */
+			deadline = deadline_mono_ns(d);
 			continue;
 		}
 		if (timeout_dequeue(w, locked))

@@ -358,9 +358,28 @@ static int cond_reacquire_mutex(pthread_mutex_t *pm, uint32_t saved)
 	return 0;
 }
 
+/* The waiter count signals read before taking the bucket lock, or NULL for
+ * a condvar in glibc's layout (process-shared), whose words are glibc's. */
+static _Atomic uint32_t *cond_count(pthread_cond_t *pc)
+{
+	return cond_glibc_owned(pc) ? NULL : &tc(pc)->waiters;
+}
+
+static void count_add(_Atomic uint32_t *count, uint32_t n)
+{
+	if (count)
+		atomic_fetch_add_explicit(count, n, memory_order_seq_cst);
+}
+
+static void count_sub(_Atomic uint32_t *count, uint32_t n)
+{
+	if (count)
+		atomic_fetch_sub_explicit(count, n, memory_order_relaxed);
+}
+
 static int cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const struct pl_deadline *d)
 {
-	struct tcond *c = tc(pc);
+	_Atomic uint32_t *count = cond_count(pc);
 	struct pl_waiter w;
 	struct pl_bucket *b;
 	uint32_t saved;
@@ -368,18 +387,18 @@ static int cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const struct pl_de
 
 	if ((r = pl_deadline_check(d)))
 		return r;
-	pl_waiter_init(&w, c);
+	pl_waiter_init(&w, pc);
 	/* Queued before the mutex is released: a signal sent by anyone who
 	 * takes the mutex after us finds this waiter. */
-	b = pl_lock(c);
-	atomic_fetch_add_explicit(&c->waiters, 1, memory_order_seq_cst);
+	b = pl_lock(pc);
+	count_add(count, 1);
 	pl_enqueue(b, &w, false);
 	pl_unlock(b);
 	if ((r = cond_release_mutex(pm, &saved))) {
-		b = pl_lock(c);
+		b = pl_lock(pc);
 		if (atomic_load_explicit(&w.state, memory_order_relaxed) == PL_WAITING) {
 			pl_remove(b, &w);
-			atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
+			count_sub(count, 1);
 			pl_unlock(b);
 			return r;
 		}
@@ -388,7 +407,7 @@ static int cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const struct pl_de
 		return r;
 	}
 	if (pl_wait(&w, d, &b) == -ETIMEDOUT) {
-		atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
+		count_sub(count, 1);
 		pl_unlock(b);
 		timed_out = ETIMEDOUT;
 	}
@@ -396,23 +415,24 @@ static int cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const struct pl_de
 	return r ? r : timed_out;
 }
 
-/* Take up to max waiters off c; returns the list (linked by next). */
-static struct pl_waiter *cond_take(struct tcond *c, unsigned max)
+/* Take up to max waiters off pc; returns the list (linked by next). */
+static struct pl_waiter *cond_take(pthread_cond_t *pc, unsigned max)
 {
+	_Atomic uint32_t *count = cond_count(pc);
 	struct pl_waiter *list = NULL, **tail = &list, *w;
 	struct pl_bucket *b;
 	unsigned n = 0;
 
-	if (!atomic_load_explicit(&c->waiters, memory_order_seq_cst))
+	if (count && !atomic_load_explicit(count, memory_order_seq_cst))
 		return NULL;
-	b = pl_lock(c);
-	while (n < max && (w = pl_next(b, c, NULL))) {
+	b = pl_lock(pc);
+	while (n < max && (w = pl_next(b, pc, NULL))) {
 		pl_remove(b, w);
 		*tail = w;
 		tail = &w->next;
 		n++;
 	}
-	atomic_fetch_sub_explicit(&c->waiters, n, memory_order_relaxed);
+	count_sub(count, n);
 	pl_unlock(b);
 	return list;
 }
@@ -425,6 +445,24 @@ static void wake_list(struct pl_waiter *w)
 		pl_wake(w);
 		w = next;
 	}
+}
+
+/* glibc's own wait only on a process-shared condvar with a mutex glibc owns
+ * too: glibc's wait releases and retakes the mutex inside libc. With a
+ * private (tamerocks) mutex the wait stays in the parking lot, and signals
+ * go to both. */
+static bool cond_wait_is_glibcs(pthread_cond_t *pc, pthread_mutex_t *pm)
+{
+	return cond_glibc_owned(pc) && (tm(pm)->kind & KIND_GLIBC_OWNED);
+}
+
+/* glibc keeps a condvar's clock in __wrefs bit 1. */
+static clockid_t cond_clock(pthread_cond_t *pc)
+{
+	if (cond_glibc_owned(pc))
+		return ((uint32_t *)pc)[COND_GLIBC_WREFS_WORD] & 2u ? CLOCK_MONOTONIC
+								      : CLOCK_REALTIME;
+	return tc(pc)->flags & COND_MONOTONIC ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 }
 
 int pthread_cond_init(pthread_cond_t *pc, const pthread_condattr_t *attr)
@@ -453,33 +491,32 @@ int pthread_cond_destroy(pthread_cond_t *pc)
 int pthread_cond_signal(pthread_cond_t *pc)
 {
 	if (cond_glibc_owned(pc))
-		return REAL(pthread_cond_signal, "GLIBC_2.3.2", pc);
-	wake_list(cond_take(tc(pc), 1));
+		REAL(pthread_cond_signal, "GLIBC_2.3.2", pc);
+	wake_list(cond_take(pc, 1));
 	return 0;
 }
 
 int pthread_cond_broadcast(pthread_cond_t *pc)
 {
 	if (cond_glibc_owned(pc))
-		return REAL(pthread_cond_broadcast, "GLIBC_2.3.2", pc);
-	wake_list(cond_take(tc(pc), UINT32_MAX));
+		REAL(pthread_cond_broadcast, "GLIBC_2.3.2", pc);
+	wake_list(cond_take(pc, UINT32_MAX));
 	return 0;
 }
 
 int pthread_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm)
 {
-	if (cond_glibc_owned(pc))
+	if (cond_wait_is_glibcs(pc, pm))
 		return REAL(pthread_cond_wait, "GLIBC_2.3.2", pc, pm);
 	return cond_wait(pc, pm, NULL);
 }
 
 int pthread_cond_timedwait(pthread_cond_t *pc, pthread_mutex_t *pm, const struct timespec *abs)
 {
-	struct pl_deadline d = {.timed = true, .abs = *abs};
+	struct pl_deadline d = {.timed = true, .clock = cond_clock(pc), .abs = *abs};
 
-	if (cond_glibc_owned(pc))
+	if (cond_wait_is_glibcs(pc, pm))
 		return REAL(pthread_cond_timedwait, "GLIBC_2.3.2", pc, pm, abs);
-	d.clock = tc(pc)->flags & COND_MONOTONIC ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 	return cond_wait(pc, pm, &d);
 }
 
@@ -488,7 +525,7 @@ int pthread_cond_clockwait(pthread_cond_t *pc, pthread_mutex_t *pm, clockid_t cl
 {
 	struct pl_deadline d = {.timed = true, .clock = clock, .abs = *abs};
 
-	if (cond_glibc_owned(pc))
+	if (cond_wait_is_glibcs(pc, pm))
 		return REAL(pthread_cond_clockwait, "GLIBC_2.34", pc, pm, clock, abs);
 	return cond_wait(pc, pm, &d);
 }
