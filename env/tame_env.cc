@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -50,7 +51,10 @@ rocksdb::Status ResolveEnvOptions(TameEnvOptions *opts)
 	std::string why;
 	bool ready = PortReady(&why);
 	if (!opts->fg_reactors_given) {
-		opts->fg_reactors = ready ? 1 : 0;
+		// One reactor per CPU: callers that never park (a writer on the
+		// page cache) then still run in parallel with the others.
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		opts->fg_reactors = ready ? (unsigned)std::min<long>(std::max<long>(cpus, 1), 256) : 0;
 		return rocksdb::Status::OK();
 	}
 	if (opts->fg_reactors > 0 && !ready)

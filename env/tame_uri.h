@@ -16,8 +16,8 @@
 //   fg_reactors:N    0..256. N > 0: StartThread bodies are fibers spread
 //                    round-robin over N shared reactor threads (db_bench
 //                    --threads=64 becomes 64 fibers). 0: every StartThread
-//                    gets its own reactor thread. Default: 1 when port/ is
-//                    active (libtamerocks.so preloaded or linked ahead of
+//                    gets its own reactor thread. Default: one per online
+//                    CPU when port/ is active (libtamerocks.so preloaded or linked ahead of
 //                    libc, and RocksDB's thread-locals made fiber-local),
 //                    else 0. N > 0 without an active port/ is refused:
 //                    RocksDB's locks would block the shared thread.

@@ -361,7 +361,7 @@ int tame_sleep_ns(uint64_t ns)
 
 bool tame_should_yield(void)
 {
-	struct tame_task *t = tame_task_tls_;
+	struct tame_task *t = parkable_task();
 	uint64_t now;
 
 	if (!t)

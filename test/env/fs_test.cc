@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -601,3 +602,59 @@ TEST(FsReadAsync, OnAPlainThreadTheCallbackRunsAtOnce)
 }
 
 } // namespace
+
+namespace
+{
+struct Starve {
+	TameFileSystem *fs;
+	std::string path;
+	std::atomic<bool> other_ran{false};
+	uint64_t appends = 0;
+	uint64_t elapsed_ns = 0;
+};
+} // namespace
+
+// A fiber whose writes never park (buffered, RWF_NOWAIT into the page
+// cache) still lets the other fibers of its reactor run: file operations
+// are preemption points once the fiber used up its slice.
+TEST(FsPreemption, AFiberThatNeverParksStillLetsItsReactorsOtherFibersRun)
+{
+	TempDir dir;
+	TameFileSystem fs;
+	Starve st{&fs, dir / "w"};
+	tame_reactor_opts o;
+	tame_reactor_opts_init(&o);
+	o.flags = TAME_REACTOR_SYNC_FALLBACK;
+	tame_reactor *r = nullptr;
+	ASSERT_EQ(0, tame_reactor_create(&o, &r));
+	ASSERT_EQ(0, tame_spawn(
+	                 r,
+	                 [](void *p) {
+		                 auto *s = static_cast<Starve *>(p);
+		                 std::unique_ptr<rocksdb::FSWritableFile> w;
+		                 ASSERT_TRUE(
+		                     s->fs->NewWritableFile(s->path, FileOptions(), &w, nullptr).ok());
+		                 // The other fiber becomes runnable only now, behind a
+		                 // writer that will not park.
+		                 ASSERT_EQ(0, tame_spawn(
+		                                  tame_fiber_reactor(),
+		                                  [](void *q) {
+			                                  static_cast<Starve *>(q)->other_ran = true;
+		                                  },
+		                                  s));
+		                 uint64_t t0 = tame_now_ns(), limit = 5ull * 1000 * 1000 * 1000;
+		                 while (!s->other_ran && tame_now_ns() - t0 < limit) {
+			                 ASSERT_TRUE(w->Append("x", IOOptions(), nullptr).ok());
+			                 s->appends++;
+		                 }
+		                 s->elapsed_ns = tame_now_ns() - t0;
+		                 w->Close(IOOptions(), nullptr);
+	                 },
+	                 &st));
+	ASSERT_EQ(0, tame_reactor_run(r, TAME_RUN_UNTIL_EMPTY));
+	tame_reactor_destroy(r);
+	EXPECT_TRUE(st.other_ran.load());
+	EXPECT_GT(st.appends, 0u);
+	EXPECT_LT(st.elapsed_ns, 1000ull * 1000 * 1000)
+	    << "the writer kept the reactor to itself for " << st.elapsed_ns / 1000000 << " ms";
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // tamerocks:// URIs: found through RocksDB's registry, options parsed, bad
 // ones rejected with InvalidArgument naming the key.
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <rocksdb/convenience.h>
@@ -110,3 +111,16 @@ TEST(TameUri, FileSystemUriTakesNoOptions)
 }
 
 } // namespace
+
+// With port/ active (this test links it), StartThread bodies share one
+// reactor per online CPU unless the URI says otherwise.
+TEST(TameUri, FgReactorsDefaultsToOnePerCpuWhenPortIsActive)
+{
+	std::shared_ptr<Env> guard;
+	Env *env = nullptr;
+	Status s = CreateEnv("tamerocks://", &guard, &env);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	auto *tame = dynamic_cast<tamerocks::TameEnv *>(env);
+	ASSERT_NE(nullptr, tame);
+	EXPECT_EQ((unsigned)sysconf(_SC_NPROCESSORS_ONLN), tame->options().fg_reactors);
+}
