@@ -93,10 +93,6 @@ ssize_t ReadFull(int fd, char *buf, size_t n, uint64_t off, size_t align)
 IOStatus ReadAt(int fd, const std::string &fname, uint64_t offset, size_t n, size_t align,
                 Slice *result, char *scratch)
 {
-	// A preemption point: a fiber whose reads and writes never park (page
-	// cache hits, RWF_NOWAIT writes) must not starve the others of its
-	// reactor (readwhilewriting's writer and reader on one thread).
-	tame_maybe_yield();
 	ssize_t r = ReadFull(fd, scratch, n, offset, align);
 	if (r < 0) {
 		*result = Slice();
@@ -111,7 +107,6 @@ IOStatus ReadAt(int fd, const std::string &fname, uint64_t offset, size_t n, siz
 int WriteFull(int fd, const char *buf, size_t n, uint64_t off, int *nowait)
 {
 	size_t done = 0;
-	tame_maybe_yield(); /* a preemption point, as in ReadAt */
 	while (done < n) {
 		ssize_t r = nowait ? tame_io_write_buffered(fd, buf + done, n - done,
 		                                            (off_t)(off + done), nowait)
@@ -281,7 +276,6 @@ constexpr size_t kMultiReadBatchMax = 64;
 IOStatus TameRandomAccessFile::MultiRead(rocksdb::FSReadRequest *reqs, size_t num_reqs,
                                          const IOOptions &options, IODebugContext *dbg)
 {
-	tame_maybe_yield(); /* a preemption point, as in ReadAt */
 	for (size_t base = 0; base < num_reqs; base += kMultiReadBatchMax) {
 		size_t n = std::min(kMultiReadBatchMax, num_reqs - base);
 		struct tame_io_read_req batch[kMultiReadBatchMax];

@@ -457,9 +457,15 @@ ssize_t tame_io_write(int fd, const void *buf, size_t len, off_t off)
 
 ssize_t tame_io_read_buffered(int fd, void *buf, size_t len, off_t off)
 {
-	struct tame_reactor *r = ring_for(IO_READ);
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct tame_reactor *r;
 	ssize_t ret;
+
+	/* These two may finish without parking (page-cache hit, RWF_NOWAIT):
+	 * a preemption point, so a fiber that never waits on I/O cannot keep
+	 * its reactor past its slice. */
+	tame_maybe_yield();
+	r = ring_for(IO_READ);
 
 	if (!r)
 		return SYS_RETRY(pread(fd, buf, len, off));
@@ -471,9 +477,12 @@ ssize_t tame_io_read_buffered(int fd, void *buf, size_t len, off_t off)
 
 ssize_t tame_io_write_buffered(int fd, const void *buf, size_t len, off_t off, int *nowait)
 {
-	struct tame_reactor *r = ring_for(IO_WRITE);
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct tame_reactor *r;
 	ssize_t ret;
+
+	tame_maybe_yield(); /* a preemption point, as in tame_io_read_buffered */
+	r = ring_for(IO_WRITE);
 
 	if (!r || *nowait < 0)
 		return SYS_RETRY(pwrite(fd, buf, len, off));

@@ -203,7 +203,9 @@ ssize_t tame_io_writev(int fd, const struct iovec *iov, int iovcnt,
  * blocks; only a read that would block (-EAGAIN) goes through io_uring, so
  * a cache hit costs no ring round trip and no park. May return fewer bytes
  * than asked, as pread does. Off a fiber: pread. Never use it on an
- * O_DIRECT descriptor: a direct preadv2 waits for the device.
+ * O_DIRECT descriptor: a direct preadv2 waits for the device. On a fiber
+ * that used up its slice it yields first (tame_maybe_yield), as does
+ * tame_io_write_buffered: both can finish without parking.
  */
 ssize_t tame_io_read_buffered(int fd, void *buf, size_t len, off_t off);
 
