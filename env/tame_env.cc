@@ -113,6 +113,7 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	ro.stack_bytes = o.stack_bytes;
 	ro.slice_ns = o.slice_us * 1000u;
 	ro.idle_poll_ns = o.idle_poll_us * 1000u;
+	ro.submit_ns = o.submit_us * 1000u;
 	ro.flags = (o.sync_fallback ? TAME_REACTOR_SYNC_FALLBACK : 0u) |
 	           (o.io_uring ? 0u : TAME_REACTOR_NO_IO_URING);
 	tame_reactor *r = nullptr;

@@ -104,6 +104,9 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	} else if (key == "idle_poll_us") {
 		s = ParseU64(key, value, 0, 1000000, &v);
 		o->idle_poll_us = v;
+	} else if (key == "submit_us") {
+		s = ParseU64(key, value, 0, 1000000, &v);
+		o->submit_us = v;
 	} else if (key == "sync_fallback") {
 		s = ParseBool(key, value, &o->sync_fallback);
 	} else if (key == "io_uring") {
@@ -111,7 +114,7 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	} else {
 		return Bad(key, "is unknown (known: fg_reactors, bg_reactors, "
 		                "ring_entries, stack_bytes, slice_us, idle_poll_us, "
-		                "sync_fallback, io_uring)");
+		                "submit_us, sync_fallback, io_uring)");
 	}
 	return s;
 }

@@ -30,6 +30,11 @@
 //   idle_poll_us:N   0..1000000, default 50: how long an idle reactor
 //                    busy-polls its ring before sleeping in the kernel
 //                    (0 sleeps at once; polling burns a CPU).
+//   submit_us:N      0..1000000, default 20: while a reactor runs its ready
+//                    fibers, reads and writes they queued go to the kernel
+//                    once its last io_uring_enter is this old, instead of at
+//                    the end of the pass (0: after every fiber that queued
+//                    one; larger: fewer system calls, burstier device queue).
 //   sync_fallback:B  true (default) | false: when io_uring cannot be set up,
 //                    run I/O as blocking system calls instead of failing.
 //   io_uring:B       true (default) | false: false never tries io_uring;
@@ -57,6 +62,7 @@ struct TameEnvOptions {
 	size_t stack_bytes = 256 * 1024;
 	uint64_t slice_us = 500;
 	uint64_t idle_poll_us = 50;
+	uint64_t submit_us = 20;
 	bool sync_fallback = true;
 	bool io_uring = true;
 };

@@ -45,6 +45,7 @@ void tame_reactor_opts_init(struct tame_reactor_opts *o)
 		.slice_ns = TAME_REACTOR_DEFAULT_SLICE_NS,
 		.idle_poll_ns = TAME_REACTOR_DEFAULT_IDLE_POLL_NS,
 		.flags = 0,
+		.submit_ns = TAME_REACTOR_DEFAULT_SUBMIT_NS,
 	};
 }
 
@@ -471,6 +472,7 @@ static void run_ready(struct tame_reactor *r)
 	do {
 		t = taskq_pop(&r->runq);
 		run_one(r, t);
+		io_submit_early(r);
 	} while (t != last);
 }
 

@@ -172,6 +172,7 @@ struct tame_reactor {
 	bool op_supported[IO_KIND_COUNT];
 	char backend[96];
 	unsigned inflight;
+	uint64_t last_enter_ns; /* io_submit_early: when the kernel last saw the SQ */
 	struct io_op efd_op;
 	uint64_t efd_value;
 	bool efd_armed;
@@ -209,6 +210,7 @@ void io_arm_eventfd(struct tame_reactor *r);
 void io_flush_retries(struct tame_reactor *r);
 unsigned io_reap(struct tame_reactor *r);
 void io_submit(struct tame_reactor *r, bool get_events);
+void io_submit_early(struct tame_reactor *r);
 bool io_busy(struct tame_reactor *r);
 int io_wait(struct tame_reactor *r, uint64_t timeout_ns);
 

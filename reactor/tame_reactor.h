@@ -38,6 +38,7 @@ struct statx;
 #define TAME_REACTOR_MAX_INBOX_CAPACITY (1u << 20)
 #define TAME_REACTOR_DEFAULT_SLICE_NS 500000ull
 #define TAME_REACTOR_DEFAULT_IDLE_POLL_NS 50000ull
+#define TAME_REACTOR_DEFAULT_SUBMIT_NS 20000ull
 
 /* tame_reactor_opts.flags */
 /* If io_uring cannot be set up, run I/O as blocking system calls on the
@@ -57,6 +58,9 @@ struct tame_reactor_opts {
 	uint64_t slice_ns;	  /* cooperative preemption budget */
 	uint64_t idle_poll_ns;	  /* busy-poll before sleeping; 0 = sleep now */
 	unsigned flags;		  /* TAME_REACTOR_* */
+	uint64_t submit_ns;	  /* while fibers run, hand queued SQEs to the
+				   * kernel once the last enter is this old;
+				   * 0 = after every fiber that queued one */
 };
 
 /* Fill opts with the defaults above. */
