@@ -11,7 +11,7 @@
 
 # C++ sources (env/), relative to plugin/tamerocks. Only .cc files here: the
 # make section below adds the C core its own way.
-tamerocks_SOURCES = env/tame_fs.cc env/tame_env.cc env/tame_uri.cc env/tame_register.cc
+tamerocks_SOURCES = env/tame_fs.cc env/tame_env.cc env/tame_uri.cc env/tame_register.cc env/tame_rocksdb_c.cc
 # The registrar, extern "C" in env/tame_register.cc. RocksDB declares it in
 # its generated build_version.cc and calls it from the ObjectRegistry
 # constructor; that reference also pulls tame_register.o out of a static
@@ -20,7 +20,7 @@ tamerocks_FUNC = tamerocks_reg
 # Libraries without the -l.
 tamerocks_LIBS = uring boost_context pthread
 # Installed under include/rocksdb/plugin/tamerocks by make install.
-tamerocks_HEADERS = env/tame_register.h
+tamerocks_HEADERS = env/tame_register.h env/tame_rocksdb_c.h
 # The C11 core (fiber/, reactor/): compiled as C by CMake (cmake/RocksDBPlugin.cmake)
 # and by the make rules below.
 tamerocks_CORE_SRCS = fiber/fiber.c fiber/stack.c fiber/fls.c reactor/reactor.c reactor/io.c reactor/inbox.c reactor/timer.c reactor/call.c port/parking_lot.c port/sync.c port/interpose.c port/keys.c port/rocksdb_tls.c

@@ -44,8 +44,10 @@ bool IoUringAvailable(const tamerocks::TameEnvOptions &opts, std::string *errmsg
 	return true;
 }
 
-rocksdb::Env *NewEnv(const std::string &uri, std::unique_ptr<rocksdb::Env> *guard,
-                     std::string *errmsg)
+} // namespace
+
+rocksdb::Env *tamerocks::NewEnvFromUri(const std::string &uri, std::unique_ptr<rocksdb::Env> *guard,
+                                       std::string *errmsg)
 {
 	tamerocks::TameEnvOptions opts;
 	rocksdb::Status s = tamerocks::ParseEnvUri(uri, &opts);
@@ -64,6 +66,9 @@ rocksdb::Env *NewEnv(const std::string &uri, std::unique_ptr<rocksdb::Env> *guar
 	return guard->get();
 }
 
+namespace
+{
+
 rocksdb::FileSystem *NewFs(const std::string &uri, std::unique_ptr<rocksdb::FileSystem> *guard,
                            std::string *errmsg)
 {
@@ -80,7 +85,7 @@ rocksdb::FileSystem *NewFs(const std::string &uri, std::unique_ptr<rocksdb::File
 
 extern "C" int tamerocks_reg(ObjectLibrary &lib, const std::string &)
 {
-	lib.AddFactory<rocksdb::Env>(UriPattern(), NewEnv);
+	lib.AddFactory<rocksdb::Env>(UriPattern(), tamerocks::NewEnvFromUri);
 	lib.AddFactory<rocksdb::FileSystem>(UriPattern(), NewFs);
 	return 2;
 }
