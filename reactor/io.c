@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <valgrind/valgrind.h>
+
 #include "reactor_internal.h"
 
 #define IO_RETRY_LIMIT 1000
@@ -128,6 +130,20 @@ int io_ring_setup(struct tame_reactor *r)
 				"TAME_REACTOR_SYNC_FALLBACK: without io_uring there is no "
 				"other way to do I/O\n", r->name);
 		return -EINVAL;
+	}
+	/*
+	 * valgrind (3.19, Debian 12) runs one thread at a time and does not
+	 * let go of its lock while a thread waits in io_uring_enter: a reactor
+	 * waiting for a completion another thread must cause (an eventfd
+	 * write, a pipe) then hangs the whole process.
+	 */
+	if (RUNNING_ON_VALGRIND) {
+		fprintf(stderr, "tamerocks: reactor '%s': running under valgrind, which "
+				"hangs a thread waiting in io_uring_enter: %s\n", r->name,
+			fallback_ok ? "using blocking system calls instead of io_uring"
+				    : "refusing to start (allow the synchronous fallback, "
+				      "TAME_REACTOR_SYNC_FALLBACK, to run under valgrind)");
+		return fallback_ok ? 0 : -EOPNOTSUPP;
 	}
 	ret = ring_init(r, &flags);
 	if (ret == 0) {
