@@ -4,7 +4,7 @@
 set -euo pipefail
 
 TAME_PACKAGES=(cmake make gcc g++ pkg-config liburing-dev libboost-context-dev
-	libgtest-dev libgmock-dev libbenchmark-dev librocksdb-dev rocksdb-tools fio)
+	libgtest-dev libgmock-dev libbenchmark-dev librocksdb-dev rocksdb-tools fio valgrind)
 
 tame_install_missing() {
 	local missing=() p

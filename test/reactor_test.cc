@@ -14,6 +14,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <valgrind/valgrind.h>
 
 #include "tame_fiber.h"
 #include "tame_reactor.h"
@@ -480,6 +481,43 @@ TEST(Reactor, SleepYieldAndClockWorkOffAFiber)
 	EXPECT_GE(tame_now_ns() - start, 2 * kNsPerMs);
 	tame_yield(); // sched_yield off a fiber
 	EXPECT_EQ(tame_fiber_self(), nullptr);
+}
+
+// valgrind runs one thread at a time and keeps its lock while a thread waits
+// in io_uring_enter, so a reactor sleeping there until another thread wakes
+// it would hang the process. Under valgrind the reactor uses the synchronous
+// fallback instead (ctest also runs this under valgrind:
+// reactor_under_valgrind); outside it, the same wake-up goes through io_uring.
+TEST(ReactorUnderValgrind, ASleepingReactorIsWokenByAnotherThread)
+{
+	tame_reactor_opts opts = DefaultOpts();
+	opts.idle_poll_ns = 0; /* sleep in the kernel at once */
+	opts.flags = TAME_REACTOR_SYNC_FALLBACK;
+	ReactorPtr r = MakeReactor(opts);
+	ASSERT_TRUE(r);
+	if (RUNNING_ON_VALGRIND) {
+		EXPECT_FALSE(tame_reactor_uses_io_uring(r.get()));
+	}
+	std::atomic<tame_fiber *> parked{nullptr};
+	std::atomic<bool> released{false};
+	bool woke = false;
+	ASSERT_EQ(0, SpawnFn(r.get(), [&] {
+		parked = tame_fiber_self();
+		while (!released.load())
+			tame_park();
+		woke = true;
+	}));
+	std::thread waker([&] {
+		while (!parked.load())
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		// Long enough for the reactor to be asleep in the kernel.
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		released = true;
+		tame_wake(parked.load());
+	});
+	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	waker.join();
+	EXPECT_TRUE(woke);
 }
 
 } // namespace
