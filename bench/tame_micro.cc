@@ -925,6 +925,9 @@ constexpr const char *kFiber0 = "tame_fiber_roundtrip/fls_slots:0";
 constexpr const char *kFiber1 = "tame_fiber_roundtrip/fls_slots:1";
 constexpr const char *kYield0 = "tame_reactor_yield_pair/fls_slots:0";
 constexpr const char *kYield1 = "tame_reactor_yield_pair/fls_slots:1";
+constexpr const char *kRawC = "raw_fcontext_roundtrip/rerun2";
+constexpr const char *kFiberR = "tame_fiber_roundtrip/fls_rocksdb";
+constexpr const char *kYieldR = "tame_reactor_yield_pair/fls_rocksdb";
 constexpr const char *kSpawn = "tame_spawn_join";
 constexpr const char *kPthread = "pthread_create_join";
 constexpr const char *kWakePoll = "tame_wake_roundtrip/reactor_polling";
@@ -971,7 +974,27 @@ void register_phase_b()
 					    BM_tame_reactor_yield_pair));
 }
 
+void register_phase_c()
+{
+	common(benchmark::RegisterBenchmark(kRawC, BM_raw_fcontext_roundtrip));
+	common(benchmark::RegisterBenchmark(kFiberR, BM_tame_fiber_roundtrip));
+	common(benchmark::RegisterBenchmark(kYieldR,
+					    BM_tame_reactor_yield_pair));
+}
+
+// Phase C: the slots tamerocks registers for Debian's librocksdb 7.8
+// (port/rocksdb_tls.c): ThreadLocalPtr's tls_ (8 bytes, phase B's slot),
+// perf_level (1), perf_context (784) and iostats_context (160).
+thread_local unsigned char g_fls_perf_level[1];
+thread_local unsigned char g_fls_perf_context[784];
+thread_local unsigned char g_fls_iostats_context[160];
+
+void *resolve_fls_perf_level(void *) { return g_fls_perf_level; }
+void *resolve_fls_perf_context(void *) { return g_fls_perf_context; }
+void *resolve_fls_iostats_context(void *) { return g_fls_iostats_context; }
+
 bool g_fls_registered;
+bool g_fls_rocksdb_registered;
 
 void run_micro(RecordingReporter *rep)
 {
@@ -1000,6 +1023,28 @@ void run_micro(RecordingReporter *rep)
 		    slot, tame_fls_count());
 	std::fflush(stdout);
 	register_phase_b();
+	benchmark::RunSpecifiedBenchmarks(rep);
+	benchmark::ClearRegisteredBenchmarks();
+
+	const std::pair<tame_fls_resolve_fn, size_t> more[] = {
+	    {resolve_fls_perf_level, sizeof(g_fls_perf_level)},
+	    {resolve_fls_perf_context, sizeof(g_fls_perf_context)},
+	    {resolve_fls_iostats_context, sizeof(g_fls_iostats_context)}};
+	for (auto &m : more) {
+		slot = tame_fls_register(m.first, nullptr, m.second, nullptr);
+		if (slot < 0) {
+			std::printf("tame_fls_register(%zu bytes) failed: %s; "
+				    "skipping phase C\n\n",
+				    m.second, std::strerror(-slot));
+			return;
+		}
+	}
+	g_fls_rocksdb_registered = true;
+	std::printf("\n-- phase C: RocksDB 7.8's fiber-local slots (8 + 1 + "
+		    "784 + 160 bytes; %d slots in all)\n",
+		    tame_fls_count());
+	std::fflush(stdout);
+	register_phase_c();
 	benchmark::RunSpecifiedBenchmarks(rep);
 	benchmark::ClearRegisteredBenchmarks();
 	std::printf("\n");
@@ -1760,6 +1805,14 @@ void print_summary()
 			summary_row("reactor tame_yield, per yield, 1 FLS",
 				    kYield1, 0.5, "raw fcontext (rerun)",
 				    kRawB, 0);
+		if (g_fls_rocksdb_registered) {
+			summary_row("fiber switch round trip, RocksDB FLS",
+				    kFiberR, 1, "raw fcontext (rerun 2)",
+				    kRawC, 0);
+			summary_row("reactor tame_yield, per yield, RocksDB FLS",
+				    kYieldR, 0.5, "raw fcontext (rerun 2)",
+				    kRawC, 0);
+		}
 		summary_row("spawn+run+exit+join a fiber", kSpawn, 1,
 			    "pthread_create+join", kPthread, 0);
 		summary_row("wake RTT, reactor busy-polling", kWakePoll, 1,

@@ -137,6 +137,33 @@ int tame_fiber_create(const struct tame_fiber_attr *attr, tame_fiber_fn fn,
 	return 0;
 }
 
+/*
+ * tame_fiber_resume in a batch (tame_fiber_batch_begin), from the thread's
+ * own stack: the fiber's values are made live and left there when it
+ * suspends. Out of line, so the plain path stays small enough to inline.
+ */
+static bool __attribute__((noinline)) resume_in_batch(struct tame_fiber *f)
+{
+	void *fake_stack = NULL;
+	struct tame_transfer t;
+
+	f->parent = NULL;
+	f->running = true;
+	tame_fls_batch_switch(f->fls, f->fls_count);
+	tame_fiber_current_ = f;
+	asan_start(&fake_stack, f->stack_lo, f->stack_bytes);
+	t = tame_jump_fcontext(f->ctx, f);
+	asan_finish(fake_stack, NULL, NULL);
+	tame_fiber_current_ = NULL;
+	f->ctx = t.fctx;
+	/* A finished fiber's save area goes back to the pool with its stack:
+	 * it must not stay the owner of the live values. */
+	if (f->finished)
+		tame_fls_batch_switch(NULL, 0);
+	f->running = false;
+	return !f->finished;
+}
+
 bool tame_fiber_resume(struct tame_fiber *f)
 {
 	struct tame_fiber *parent = tame_fiber_current_;
@@ -145,6 +172,10 @@ bool tame_fiber_resume(struct tame_fiber *f)
 
 	assert(!f->running);
 	assert(!f->finished);
+	/* In a batch only a resume from the thread's own stack is lazy; a
+	 * fiber resuming another swaps, so it gets its own values back. */
+	if (!parent && tame_fls_batch_open())
+		return resume_in_batch(f);
 	f->parent = parent;
 	f->running = true;
 	if (f->fls_count)
@@ -178,6 +209,7 @@ void tame_fiber_destroy(struct tame_fiber *f)
 	if (!f)
 		return;
 	assert(!f->running);
+	tame_fls_batch_forget(f->fls);
 	run_exit_hook(f);
 #ifdef TAME_ASAN
 	/* A fiber discarded while parked leaves its frames' redzones behind;
@@ -186,6 +218,22 @@ void tame_fiber_destroy(struct tame_fiber *f)
 #endif
 	VALGRIND_STACK_DEREGISTER(f->valgrind_id);
 	tame_stack_unmap(f->map_base, f->map_bytes);
+}
+
+bool tame_fiber_batch_begin(void *save)
+{
+	/* A swap of a few bytes costs less than a batch's bookkeeping
+	 * (tame_micro, per yield: one 8-byte slot 19 ns swapped, 26-30 ns in
+	 * a batch; RocksDB's 953 bytes 215 ns swapped, 73-80 ns in a batch). */
+	if (tame_fiber_current_ || tame_fls_bytes() <= TAME_FLS_BATCH_MIN_BYTES)
+		return false;
+	return tame_fls_batch_begin(save);
+}
+
+void tame_fiber_batch_end(void)
+{
+	if (!tame_fiber_current_)
+		tame_fls_batch_end();
 }
 
 struct tame_fiber *tame_fiber_self(void)

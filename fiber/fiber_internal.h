@@ -59,6 +59,36 @@ int tame_stack_thread_prepare(void);
 
 /* fls.c */
 int tame_fls_snapshot(unsigned char *save);
+size_t tame_fls_bytes(void);
 void tame_fls_swap(unsigned char *save, int count);
+
+/*
+ * The open batch of this thread (tame_fiber_batch_begin): batch_save_ is
+ * the caller's area for the thread's own values, non-NULL while a batch is
+ * open; batch_owner_ is the save area of the fiber whose values are live
+ * (NULL: the thread's own).
+ */
+extern __thread unsigned char *tame_fls_batch_save_ TAME_TLS_IE;
+extern __thread unsigned char *tame_fls_batch_owner_ TAME_TLS_IE;
+void tame_fls_batch_switch_slow(unsigned char *save, int count);
+
+static inline bool tame_fls_batch_open(void)
+{
+	return tame_fls_batch_save_ != NULL;
+}
+
+/* Make the fiber's values with this save area live (NULL or count 0: the
+ * thread's own), saving the current owner's. */
+static inline void tame_fls_batch_switch(unsigned char *save, int count)
+{
+	if (count == 0)
+		save = NULL; /* such a fiber sees the thread's own values */
+	if (save != tame_fls_batch_owner_)
+		tame_fls_batch_switch_slow(save, count);
+}
+
+void tame_fls_batch_forget(unsigned char *save);
+bool tame_fls_batch_begin(unsigned char *save);
+void tame_fls_batch_end(void);
 
 #endif /* TAME_FIBER_INTERNAL_H */

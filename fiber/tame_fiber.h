@@ -33,6 +33,7 @@ extern "C" {
 /* Fiber-local slot registry limits (see tame_fls_register). */
 #define TAME_FLS_MAX_SLOTS 16
 #define TAME_FLS_MAX_BYTES ((size_t)4096)
+#define TAME_FLS_BATCH_MIN_BYTES ((size_t)64)
 
 struct tame_fiber; /* opaque; lives at the top of its own stack mapping */
 
@@ -66,6 +67,24 @@ int tame_fiber_create(const struct tame_fiber_attr *attr, tame_fiber_fn fn,
  * f must belong to this thread and must not be running.
  */
 bool tame_fiber_resume(struct tame_fiber *f);
+
+/*
+ * A batch of resumes for a scheduler: between tame_fiber_batch_begin() and
+ * tame_fiber_batch_end() on one thread, a fiber resumed from the thread's
+ * own stack leaves its fiber-local slot values in place when it suspends,
+ * and the next resume moves them to its save area only if another fiber
+ * runs next. The thread's own values are parked in save (at least
+ * TAME_FLS_MAX_BYTES bytes, owned by the caller until the batch ends) and
+ * put back by tame_fiber_batch_end(). Until then the thread's own stack must
+ * not read or write the slots' variables, and no fiber resumed in the batch
+ * may be resumed on, or destroyed by, another thread. Returns false (and
+ * changes nothing) on a fiber, with save NULL, with no more than
+ * TAME_FLS_BATCH_MIN_BYTES of slots registered (swapping them is cheaper)
+ * or with a batch already open; call tame_fiber_batch_end() only after a
+ * true.
+ */
+bool tame_fiber_batch_begin(void *save);
+void tame_fiber_batch_end(void);
 
 /* From a running fiber: switch back to the context that resumed it. */
 void tame_fiber_suspend(void);

@@ -187,6 +187,8 @@ struct tame_reactor {
 	struct tame_task *live;
 	uint64_t nlive;
 	struct reactor_stats stats;
+	/* The thread's own fiber-local values while run_ready's batch runs. */
+	unsigned char fls_save[TAME_FLS_MAX_BYTES];
 };
 
 /* The reactor whose loop runs on this thread and the task it is running. */

@@ -384,4 +384,205 @@ TEST(Fls, SlotRegisteredAfterTheThreadSwitchedFibersIsSwapped)
 	worker.join();
 }
 
+// --- batches (tame_fiber_batch_begin): the reactor's pass ---------------------
+
+struct BatchSeen {
+	std::vector<uint64_t> counter;
+	bool perf_ok = true;
+};
+
+// Sets the counter to base, yields, checks, sets base + 1, yields, checks.
+void BatchBody(void *arg)
+{
+	auto *seen = static_cast<std::pair<BatchSeen *, uint64_t> *>(arg);
+	BatchSeen *s = seen->first;
+	uint64_t base = seen->second;
+	PerfLike mine;
+
+	s->counter.push_back(tls_counter);
+	tls_counter = base;
+	FillPerf(&mine, base);
+	tls_perf = mine;
+	tame_fiber_suspend();
+	s->counter.push_back(tls_counter);
+	s->perf_ok = s->perf_ok && memcmp(&tls_perf, &mine, sizeof(mine)) == 0;
+	tls_counter = base + 1;
+	tame_fiber_suspend();
+	s->counter.push_back(tls_counter);
+	s->perf_ok = s->perf_ok && memcmp(&tls_perf, &mine, sizeof(mine)) == 0;
+}
+
+TEST(FlsBatch, FibersKeepTheirOwnValuesAndTheThreadGetsItsOwnBackAtTheEnd)
+{
+	RegisteredSlots();
+	tls_counter = 11;
+	memset(&tls_perf, 0x11, sizeof(tls_perf));
+	BatchSeen sa, sb;
+	std::pair<BatchSeen *, uint64_t> aa{&sa, 100}, ab{&sb, 200};
+	tame_fiber_attr attr{};
+	tame_fiber *a = nullptr, *b = nullptr;
+	ASSERT_EQ(tame_fiber_create(&attr, BatchBody, &aa, &a), 0);
+	ASSERT_EQ(tame_fiber_create(&attr, BatchBody, &ab, &b), 0);
+
+	std::vector<unsigned char> save(TAME_FLS_MAX_BYTES);
+	ASSERT_TRUE(tame_fiber_batch_begin(save.data()));
+	EXPECT_FALSE(tame_fiber_batch_begin(save.data())) << "a second batch opened";
+	EXPECT_TRUE(tame_fiber_resume(a));
+	// Lazy: the last fiber's values stay live on the thread's stack...
+	EXPECT_EQ(tls_counter, 100u);
+	EXPECT_TRUE(tame_fiber_resume(b));
+	EXPECT_EQ(tls_counter, 200u);
+	EXPECT_TRUE(tame_fiber_resume(a)); // a: 100 back, sets 101
+	EXPECT_EQ(tls_counter, 101u);
+	tame_fiber_batch_end();
+	// ...until the batch ends.
+	EXPECT_EQ(tls_counter, 11u);
+	EXPECT_TRUE(PerfIsAll(tls_perf, 0x11));
+
+	// Outside a batch, resumes swap as always and see the batch's values.
+	EXPECT_TRUE(tame_fiber_resume(b)); // b: 200 back, sets 201
+	EXPECT_EQ(tls_counter, 11u);
+	ASSERT_TRUE(tame_fiber_batch_begin(save.data()));
+	EXPECT_FALSE(tame_fiber_resume(b)); // b: 201, finishes
+	// A finished fiber does not stay the owner: its save area is reused.
+	EXPECT_EQ(tls_counter, 11u);
+	EXPECT_FALSE(tame_fiber_resume(a)); // a: 101, finishes
+	tame_fiber_batch_end();
+	tame_fiber_destroy(a);
+	tame_fiber_destroy(b);
+	EXPECT_EQ(tls_counter, 11u);
+	EXPECT_TRUE(PerfIsAll(tls_perf, 0x11));
+	std::vector<uint64_t> want_a = {kInitialCounter, 100, 101}, want_b = {kInitialCounter, 200, 201};
+	EXPECT_EQ(sa.counter, want_a);
+	EXPECT_EQ(sb.counter, want_b);
+	EXPECT_TRUE(sa.perf_ok);
+	EXPECT_TRUE(sb.perf_ok);
+}
+
+TEST(FlsBatch, AFiberOnAReusedStackStartsFromTheInitialValues)
+{
+	RegisteredSlots();
+	tls_counter = 12;
+	std::vector<unsigned char> save(TAME_FLS_MAX_BYTES);
+	tame_fiber_attr attr{};
+	uint64_t seen[8] = {};
+	ASSERT_TRUE(tame_fiber_batch_begin(save.data()));
+	for (int i = 0; i < 8; ++i) {
+		tame_fiber *f = nullptr;
+		ASSERT_EQ(tame_fiber_create(
+		              &attr,
+		              [](void *arg) {
+			              *static_cast<uint64_t *>(arg) = tls_counter;
+			              tls_counter = 0xDEAD; // must die with the fiber
+		              },
+		              &seen[i], &f),
+		          0);
+		EXPECT_FALSE(tame_fiber_resume(f));
+		tame_fiber_destroy(f); // its stack (and save area) go back to the pool
+	}
+	tame_fiber_batch_end();
+	for (int i = 0; i < 8; ++i)
+		EXPECT_EQ(seen[i], kInitialCounter) << "fiber " << i;
+	EXPECT_EQ(tls_counter, 12u);
+}
+
+TEST(FlsBatch, DestroyingTheParkedOwnerPutsTheThreadsValuesBack)
+{
+	RegisteredSlots();
+	tls_counter = 13;
+	std::vector<unsigned char> save(TAME_FLS_MAX_BYTES);
+	tame_fiber_attr attr{};
+	tame_fiber *f = nullptr;
+	ASSERT_EQ(tame_fiber_create(
+	              &attr,
+	              [](void *) {
+		              tls_counter = 0xBEEF;
+		              tame_fiber_suspend();
+	              },
+	              nullptr, &f),
+	          0);
+	ASSERT_TRUE(tame_fiber_batch_begin(save.data()));
+	EXPECT_TRUE(tame_fiber_resume(f));
+	tame_fiber_destroy(f); // discarded while it owns the live values
+	EXPECT_EQ(tls_counter, 13u);
+	tame_fiber_batch_end();
+	EXPECT_EQ(tls_counter, 13u);
+}
+
+thread_local uint64_t tls_batch_late;
+void *ResolveBatchLate(void *)
+{
+	return &tls_batch_late;
+}
+
+// A fiber created before a slot existed shares the thread's value of it,
+// in a batch exactly as outside one.
+TEST(FlsBatch, AFiberOlderThanASlotSharesTheThreadsValueOfIt)
+{
+	RegisteredSlots();
+	std::thread worker([] {
+		tame_fiber_attr attr{};
+		tame_fiber *old_fiber = nullptr, *new_fiber = nullptr;
+		uint64_t old_seen[2] = {}, new_seen = 0;
+		ASSERT_EQ(tame_fiber_create(
+		              &attr,
+		              [](void *arg) {
+			              auto *s = static_cast<uint64_t *>(arg);
+			              s[0] = tls_batch_late;
+			              tls_batch_late = 200;
+			              tame_fiber_suspend();
+			              s[1] = tls_batch_late;
+			              tls_batch_late = 201;
+			              tame_fiber_suspend();
+		              },
+		              old_seen, &old_fiber),
+		          0);
+		static const uint64_t initial = 4343;
+		static const int slot =
+		    tame_fls_register(ResolveBatchLate, nullptr, sizeof(tls_batch_late), &initial);
+		ASSERT_GE(slot, 0);
+		ASSERT_EQ(tame_fiber_create(
+		              &attr,
+		              [](void *arg) {
+			              *static_cast<uint64_t *>(arg) = tls_batch_late;
+			              tls_batch_late = 300;
+			              tame_fiber_suspend();
+		              },
+		              &new_seen, &new_fiber),
+		          0);
+		tls_batch_late = 100;
+		std::vector<unsigned char> save(TAME_FLS_MAX_BYTES);
+		ASSERT_TRUE(tame_fiber_batch_begin(save.data()));
+		EXPECT_TRUE(tame_fiber_resume(old_fiber)); // thread's 100 -> 200
+		EXPECT_TRUE(tame_fiber_resume(new_fiber)); // its own 4343 -> 300
+		EXPECT_TRUE(tame_fiber_resume(old_fiber)); // thread's 200 -> 201
+		tame_fiber_batch_end();
+		EXPECT_EQ(old_seen[0], 100u);
+		EXPECT_EQ(old_seen[1], 200u);
+		EXPECT_EQ(new_seen, 4343u);
+		EXPECT_EQ(tls_batch_late, 201u);
+		tame_fiber_destroy(old_fiber);
+		tame_fiber_destroy(new_fiber);
+	});
+	worker.join();
+}
+
+TEST(FlsBatch, ABatchCannotBeOpenedOnAFiber)
+{
+	bool opened = true;
+	tame_fiber_attr attr{};
+	tame_fiber *f = nullptr;
+	ASSERT_EQ(tame_fiber_create(
+	              &attr,
+	              [](void *arg) {
+		              std::vector<unsigned char> save(TAME_FLS_MAX_BYTES);
+		              *static_cast<bool *>(arg) = tame_fiber_batch_begin(save.data());
+	              },
+	              &opened, &f),
+	          0);
+	EXPECT_FALSE(tame_fiber_resume(f));
+	tame_fiber_destroy(f);
+	EXPECT_FALSE(opened);
+}
+
 } // namespace
