@@ -585,4 +585,35 @@ TEST(FlsBatch, ABatchCannotBeOpenedOnAFiber)
 	EXPECT_FALSE(opened);
 }
 
+// Runs in a child process: with only 64 bytes of slots a swap is cheaper
+// than a batch, so none is opened; one byte more and it is.
+void SmallSlotsOpenNoBatch()
+{
+	static thread_local unsigned char small[TAME_FLS_BATCH_MIN_BYTES];
+	static thread_local unsigned char one_more[1];
+	std::vector<unsigned char> save(TAME_FLS_MAX_BYTES);
+	if (tame_fls_count() != 0)
+		_exit(30);
+	if (tame_fiber_batch_begin(save.data()))
+		_exit(31); // no slot at all
+	if (tame_fls_register([](void *) -> void * { return small; }, nullptr, sizeof(small),
+	                      nullptr) < 0)
+		_exit(32);
+	if (tame_fiber_batch_begin(save.data()))
+		_exit(33);
+	if (tame_fls_register([](void *) -> void * { return one_more; }, nullptr,
+	                      sizeof(one_more), nullptr) < 0)
+		_exit(34);
+	if (!tame_fiber_batch_begin(save.data()))
+		_exit(35);
+	tame_fiber_batch_end();
+	_exit(0);
+}
+
+TEST(FlsBatchDeathTest, NoBatchIsOpenedForSixtyFourBytesOfSlotsOrFewer)
+{
+	GTEST_FLAG_SET(death_test_style, "threadsafe");
+	EXPECT_EXIT(SmallSlotsOpenNoBatch(), testing::ExitedWithCode(0), "");
+}
+
 } // namespace
