@@ -30,7 +30,7 @@
 //   idle_poll_us:N   0..1000000, default 50: how long an idle reactor
 //                    busy-polls its ring before sleeping in the kernel
 //                    (0 sleeps at once; polling burns a CPU).
-//   submit_us:N      0..1000000, default 20: while a reactor runs its ready
+//   submit_us:N      0..1000000, default 50: while a reactor runs its ready
 //                    fibers, reads and writes they queued go to the kernel
 //                    once its last io_uring_enter is this old, instead of at
 //                    the end of the pass (0: after every fiber that queued
@@ -62,7 +62,7 @@ struct TameEnvOptions {
 	size_t stack_bytes = 256 * 1024;
 	uint64_t slice_us = 500;
 	uint64_t idle_poll_us = 50;
-	uint64_t submit_us = 20;
+	uint64_t submit_us = 50;
 	bool sync_fallback = true;
 	bool io_uring = true;
 };

@@ -38,7 +38,7 @@ struct statx;
 #define TAME_REACTOR_MAX_INBOX_CAPACITY (1u << 20)
 #define TAME_REACTOR_DEFAULT_SLICE_NS 500000ull
 #define TAME_REACTOR_DEFAULT_IDLE_POLL_NS 50000ull
-#define TAME_REACTOR_DEFAULT_SUBMIT_NS 20000ull
+#define TAME_REACTOR_DEFAULT_SUBMIT_NS 50000ull
 
 /* tame_reactor_opts.flags */
 /* If io_uring cannot be set up, run I/O as blocking system calls on the
