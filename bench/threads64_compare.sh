@@ -430,7 +430,11 @@ echo "load:      load avg $(cut -d' ' -f1-3 /proc/loadavg) at start$busy"
 echo "           $(cpu_probe) (see cpu_probe in the script)"
 echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "tamerocks: $lib, build type $build_type; URIs $(uri_of 1), $(uri_of 2)"
-echo "malloc:    ${malloc_lib:-glibc's} ${malloc_lib:+(preloaded into every db_bench run, the default Env's included)}"
+if [ -n "$malloc_lib" ]; then
+	echo "malloc:    $malloc_lib (preloaded into every db_bench run, the default Env's included)"
+else
+	echo "malloc:    glibc's"
+fi
 echo "dir:       $work on $fstype ($fsdev)"
 
 common=("--seed=$seed" "--value_size=$value_size" "--cache_size=$((cache_mib * 1048576))"
