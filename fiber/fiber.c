@@ -137,6 +137,24 @@ int tame_fiber_create(const struct tame_fiber_attr *attr, tame_fiber_fn fn,
 	return 0;
 }
 
+/* Run f from its parent's context until it suspends or returns. */
+static inline __attribute__((always_inline)) void switch_into(struct tame_fiber *f,
+							      struct tame_fiber *parent)
+{
+	void *fake_stack = NULL;
+	struct tame_transfer t;
+
+	f->parent = parent;
+	f->running = true;
+	tame_fiber_current_ = f;
+	asan_start(&fake_stack, f->stack_lo, f->stack_bytes);
+	t = tame_jump_fcontext(f->ctx, f);
+	asan_finish(fake_stack, NULL, NULL);
+	tame_fiber_current_ = parent;
+	f->ctx = t.fctx;
+	f->running = false;
+}
+
 /*
  * tame_fiber_resume in a batch (tame_fiber_batch_begin), from the thread's
  * own stack: the fiber's values are made live and left there when it
@@ -144,31 +162,18 @@ int tame_fiber_create(const struct tame_fiber_attr *attr, tame_fiber_fn fn,
  */
 static bool __attribute__((noinline)) resume_in_batch(struct tame_fiber *f)
 {
-	void *fake_stack = NULL;
-	struct tame_transfer t;
-
-	f->parent = NULL;
-	f->running = true;
 	tame_fls_batch_switch(f->fls, f->fls_count);
-	tame_fiber_current_ = f;
-	asan_start(&fake_stack, f->stack_lo, f->stack_bytes);
-	t = tame_jump_fcontext(f->ctx, f);
-	asan_finish(fake_stack, NULL, NULL);
-	tame_fiber_current_ = NULL;
-	f->ctx = t.fctx;
+	switch_into(f, NULL);
 	/* A finished fiber's save area goes back to the pool with its stack:
 	 * it must not stay the owner of the live values. */
 	if (f->finished)
 		tame_fls_batch_switch(NULL, 0);
-	f->running = false;
 	return !f->finished;
 }
 
 bool tame_fiber_resume(struct tame_fiber *f)
 {
 	struct tame_fiber *parent = tame_fiber_current_;
-	void *fake_stack = NULL;
-	struct tame_transfer t;
 
 	assert(!f->running);
 	assert(!f->finished);
@@ -176,19 +181,11 @@ bool tame_fiber_resume(struct tame_fiber *f)
 	 * fiber resuming another swaps, so it gets its own values back. */
 	if (!parent && tame_fls_batch_open())
 		return resume_in_batch(f);
-	f->parent = parent;
-	f->running = true;
 	if (f->fls_count)
 		tame_fls_swap(f->fls, f->fls_count);
-	tame_fiber_current_ = f;
-	asan_start(&fake_stack, f->stack_lo, f->stack_bytes);
-	t = tame_jump_fcontext(f->ctx, f);
-	asan_finish(fake_stack, NULL, NULL);
-	tame_fiber_current_ = parent;
-	f->ctx = t.fctx;
+	switch_into(f, parent);
 	if (f->fls_count)
 		tame_fls_swap(f->fls, f->fls_count);
-	f->running = false;
 	return !f->finished;
 }
 
