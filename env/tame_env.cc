@@ -115,7 +115,8 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	ro.idle_poll_ns = o.idle_poll_us * 1000u;
 	ro.submit_ns = o.submit_us * 1000u;
 	ro.flags = (o.sync_fallback ? TAME_REACTOR_SYNC_FALLBACK : 0u) |
-	           (o.io_uring ? 0u : TAME_REACTOR_NO_IO_URING);
+	           (o.io_uring ? 0u : TAME_REACTOR_NO_IO_URING) |
+	           (o.stats ? TAME_REACTOR_TIME_IO : 0u);
 	tame_reactor *r = nullptr;
 	int rc = tame_reactor_create(&ro, &r);
 	if (rc < 0) {
@@ -126,6 +127,31 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 		return nullptr;
 	}
 	return r;
+}
+
+// Destroys r (owned by this thread, not running); with the URI's stats:true
+// its counters go to stderr first, one line per reactor that ran a fiber.
+void DestroyReactor(const TameEnvOptions &o, tame_reactor *r, const char *name)
+{
+	if (r == nullptr)
+		return;
+	tame_reactor_stats st;
+	tame_reactor_get_stats(r, &st);
+	if (o.stats && st.switches > 0) {
+		double n = st.io_timed ? (double)st.io_timed : 1.0;
+		fprintf(stderr,
+		        "tamerocks: stats: reactor %s (%s): %llu fiber resumes, %llu "
+		        "parks, %llu yields; %llu I/O operations in %llu enters (%llu early), "
+		        "%llu sleeps; per operation: %.1f us queued, %.1f us in the "
+		        "kernel, %.1f us completed until its fiber ran\n",
+		        name, tame_reactor_backend(r),
+		        (unsigned long long)st.switches, (unsigned long long)st.parks,
+		        (unsigned long long)st.yields, (unsigned long long)st.io_timed,
+		        (unsigned long long)st.io_enters, (unsigned long long)st.early_enters,
+		        (unsigned long long)st.sleeps, st.io_queued_ns / n / 1e3,
+		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3);
+	}
+	tame_reactor_destroy(r);
 }
 
 // Runs job as a fiber of r (owned by this thread) until it returns.
@@ -276,8 +302,7 @@ class TameEnv::Pool
 			lk.lock();
 		}
 		lk.unlock();
-		if (r != nullptr)
-			tame_reactor_destroy(r);
+		DestroyReactor(opts_, r, PoolName(pri_));
 	}
 
 	const TameEnvOptions opts_;
@@ -320,8 +345,7 @@ class TameEnv::Foreground
 				pthread_setname_np(pthread_self(), "tame:fg");
 				tame_reactor *r = CreateReactor(opts_, "tame:fg");
 				RunOnOwnReactor(r, &job);
-				if (r != nullptr)
-					tame_reactor_destroy(r);
+				DestroyReactor(opts_, r, "tame:fg");
 				Done();
 			});
 			return;
@@ -386,7 +410,7 @@ class TameEnv::Foreground
 				if (r == nullptr)
 					return;
 				tame_reactor_run(r, TAME_RUN_UNTIL_STOPPED);
-				tame_reactor_destroy(r);
+				DestroyReactor(opts_, r, "tame:fg");
 			});
 			tame_reactor *r = reactor.get();
 			if (r == nullptr) {

@@ -111,10 +111,12 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 		s = ParseBool(key, value, &o->sync_fallback);
 	} else if (key == "io_uring") {
 		s = ParseBool(key, value, &o->io_uring);
+	} else if (key == "stats") {
+		s = ParseBool(key, value, &o->stats);
 	} else {
 		return Bad(key, "is unknown (known: fg_reactors, bg_reactors, "
 		                "ring_entries, stack_bytes, slice_us, idle_poll_us, "
-		                "submit_us, sync_fallback, io_uring)");
+		                "submit_us, sync_fallback, io_uring, stats)");
 	}
 	return s;
 }

@@ -241,6 +241,42 @@ static void prep(struct io_uring_sqe *sqe, struct io_op *op)
 	io_uring_sqe_set_data(sqe, op);
 }
 
+static bool timing_io(const struct tame_reactor *r)
+{
+	return r->opts.flags & TAME_REACTOR_TIME_IO;
+}
+
+/* TAME_REACTOR_TIME_IO: the SQEs not yet handed to the kernel are about to
+ * be; stamp their operations. */
+static void stamp_submitted(struct tame_reactor *r)
+{
+	uint64_t now = tame_now_ns();
+
+	for (unsigned i = r->ring.sq.sqe_head; i != r->ring.sq.sqe_tail; i++) {
+		struct io_uring_sqe *sqe = &r->ring.sq.sqes[i & r->ring.sq.ring_mask];
+		struct io_op *op = (struct io_op *)(uintptr_t)sqe->user_data;
+
+		if (op && sqe->user_data != LIBURING_UDATA_TIMEOUT)
+			op->t_submitted = now;
+	}
+}
+
+/* TAME_REACTOR_TIME_IO: the fiber that waited for ops[0..n) runs again. */
+static void time_done(struct tame_reactor *r, const struct io_op *ops, size_t n)
+{
+	uint64_t now = tame_now_ns(), queued = 0, kernel = 0, resume = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		queued += ops[i].t_submitted - ops[i].t_queued;
+		kernel += ops[i].t_reaped - ops[i].t_submitted;
+		resume += now - ops[i].t_reaped;
+	}
+	STAT_ADD(r, io_timed, n);
+	STAT_ADD(r, io_queued_ns, queued);
+	STAT_ADD(r, io_kernel_ns, kernel);
+	STAT_ADD(r, io_resume_ns, resume);
+}
+
 bool io_busy(struct tame_reactor *r)
 {
 	return r->have_ring && (r->inflight || io_uring_sq_ready(&r->ring));
@@ -253,6 +289,8 @@ void io_submit(struct tame_reactor *r, bool get_events)
 	if (!r->have_ring)
 		return;
 	before = io_uring_sq_ready(&r->ring);
+	if (timing_io(r))
+		stamp_submitted(r);
 	/* Errors (-EINTR, -EAGAIN, -EBUSY) leave the SQEs queued for the next
 	 * turn; nothing is lost. */
 	if (get_events)
@@ -278,6 +316,7 @@ void io_submit_early(struct tame_reactor *r)
 		return;
 	if (tame_now_ns() - r->last_enter_ns < r->opts.submit_ns)
 		return;
+	STAT_INC(r, early_enters);
 	io_submit(r, true);
 	io_reap(r);
 }
@@ -307,7 +346,7 @@ static void wake_io_waiter(struct tame_reactor *r)
 	tame_wake(w->task->fiber);
 }
 
-static void complete(struct tame_reactor *r, struct io_op *op, int res)
+static void complete(struct tame_reactor *r, struct io_op *op, int res, uint64_t now)
 {
 	if (op->kind == IO_EVENTFD) {
 		r->efd_armed = false;
@@ -321,6 +360,7 @@ static void complete(struct tame_reactor *r, struct io_op *op, int res)
 	}
 	r->inflight--;
 	op->res = res;
+	op->t_reaped = now;
 	if (--op->batch->pending == 0)
 		tame_wake(op->batch->task->fiber);
 	wake_io_waiter(r);
@@ -332,6 +372,7 @@ unsigned io_reap(struct tame_reactor *r)
 	struct io_op *ops[IO_REAP_BATCH];
 	int res[IO_REAP_BATCH];
 	unsigned total = 0, n;
+	uint64_t now;
 
 	if (!r->have_ring)
 		return 0;
@@ -345,8 +386,9 @@ unsigned io_reap(struct tame_reactor *r)
 			res[k++] = cqes[i]->res;
 		}
 		io_uring_cq_advance(&r->ring, n);
+		now = timing_io(r) ? tame_now_ns() : 0;
 		for (unsigned i = 0; i < k; i++)
-			complete(r, ops[i], res[i]);
+			complete(r, ops[i], res[i], now);
 		STAT_ADD(r, cqes_reaped, k);
 		total += n;
 	}
@@ -400,6 +442,8 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 			return 0;
 		}
 		before = io_uring_sq_ready(&r->ring);
+		if (timing_io(r))
+			stamp_submitted(r);
 		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &kts : NULL, NULL);
 		r->last_enter_ns = tame_now_ns();
 		STAT_INC(r, io_enters);
@@ -443,6 +487,8 @@ static void io_queue(struct tame_reactor *r, struct io_op *op)
 			tame_park();
 	}
 	r->inflight++;
+	if (timing_io(r))
+		op->t_queued = tame_now_ns();
 	prep(sqe_get(r), op);
 }
 
@@ -454,6 +500,8 @@ static int io_run(struct tame_reactor *r, struct io_op *op)
 	io_queue(r, op);
 	while (b.pending)
 		tame_park();
+	if (timing_io(r))
+		time_done(r, op, 1);
 	return op->res;
 }
 
@@ -813,6 +861,8 @@ int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n)
 	}
 	while (b.pending)
 		tame_park();
+	if (timing_io(r))
+		time_done(r, ops, n);
 	for (size_t i = 0; i < n; i++)
 		reqs[i].res = ops[i].res;
 	if (ops != stack_ops)

@@ -71,6 +71,8 @@ static int check_opts(struct tame_reactor_opts *o)
 		return -EINVAL;
 	if (!o->slice_ns)
 		return -EINVAL;
+	if (o->flags & ~(TAME_REACTOR_SYNC_FALLBACK | TAME_REACTOR_NO_IO_URING | TAME_REACTOR_TIME_IO))
+		return -EINVAL;
 	return 0;
 }
 
@@ -639,5 +641,10 @@ void tame_reactor_get_stats(const struct tame_reactor *r, struct tame_reactor_st
 	LOAD(timers_fired);
 	LOAD(sleeps);
 	LOAD(loop_turns);
+	LOAD(early_enters);
+	LOAD(io_timed);
+	LOAD(io_queued_ns);
+	LOAD(io_kernel_ns);
+	LOAD(io_resume_ns);
 #undef LOAD
 }

@@ -137,6 +137,8 @@ struct io_op {
 	uint64_t off;
 	unsigned flags;
 	unsigned mode;
+	/* TAME_REACTOR_TIME_IO only: when queued, handed over, reaped. */
+	uint64_t t_queued, t_submitted, t_reaped;
 };
 
 #define STAT_INC(r, field)                                                       \
@@ -154,7 +156,8 @@ struct reactor_stats {
 	atomic_uint_least64_t fibers_spawned, fibers_exited, fibers_live,
 		switches, parks, wakes_remote, yields, sqes_submitted,
 		cqes_reaped, io_enters, inbox_msgs, inbox_full, timers_fired,
-		sleeps, loop_turns;
+		sleeps, loop_turns, early_enters, io_timed, io_queued_ns,
+		io_kernel_ns, io_resume_ns;
 };
 
 struct tame_reactor {

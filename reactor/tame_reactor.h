@@ -46,6 +46,11 @@ struct statx;
 #define TAME_REACTOR_SYNC_FALLBACK (1u << 0)
 /* Do not even try io_uring (tests, or a seccomp profile known to deny it). */
 #define TAME_REACTOR_NO_IO_URING (1u << 1)
+/* Time each io_uring operation a fiber waits for, in three stages (the
+ * io_*_ns stats): queued in the SQ, in the kernel, and completed but waiting
+ * for the reactor to run the fiber again. Costs three clock reads per
+ * operation; off by default. */
+#define TAME_REACTOR_TIME_IO (1u << 2)
 
 struct tame_reactor_opts {
 	const char *name;	  /* copied; for messages and fiber names */
@@ -121,6 +126,14 @@ struct tame_reactor_stats {
 	uint64_t timers_fired;
 	uint64_t sleeps;	/* times the loop slept in the kernel */
 	uint64_t loop_turns;
+	uint64_t early_enters;	/* io_enters made while fibers ran (submit_ns) */
+	/* With TAME_REACTOR_TIME_IO, per io_uring operation a fiber waited for
+	 * (tame_io_* reads, writes, syncs, ...; the eventfd and retries not
+	 * counted separately), sums over io_timed operations: */
+	uint64_t io_timed;
+	uint64_t io_queued_ns;	/* queued -> handed to the kernel (io_uring_enter) */
+	uint64_t io_kernel_ns;	/* handed to the kernel -> completion reaped */
+	uint64_t io_resume_ns;	/* completion reaped -> its fiber running again */
 };
 
 /* Snapshot the counters; any thread (values are individually atomic). */

@@ -651,4 +651,129 @@ TEST(IoSubmitEarly, AWriteQueuedEarlyInAPassReachesTheKernelBeforeThePassEnds)
 	}
 }
 
+// TAME_REACTOR_TIME_IO splits each operation's wait into queued, in the
+// kernel, and completed-but-not-yet-running. A pipe that already holds data
+// makes the read complete inside the enter that submits it, so the time a
+// spinning fiber holds the reactor lands in exactly one stage: before the
+// enter without early submission, after the reap with submit_ns 0.
+struct TimedRead {
+	uint64_t timed, queued_ns, kernel_ns, resume_ns, wall_ns;
+};
+
+TimedRead TimeOnePipeReadWithASpinner(uint64_t submit_ns, unsigned flags)
+{
+	TimedRead out{};
+	tame_reactor_opts opts = DefaultOpts();
+	opts.submit_ns = submit_ns;
+	opts.flags |= flags;
+	ReactorPtr r = MakeReactor(opts);
+	EXPECT_TRUE(r);
+	if (!r)
+		return out;
+	int p[2];
+	EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+	EXPECT_EQ(1, write(p[1], "x", 1));
+	ssize_t got = -1;
+	EXPECT_EQ(0, SpawnFn(r.get(), [&] {
+		char c;
+		got = tame_io_read(p[0], &c, 1, -1);
+	}));
+	EXPECT_EQ(0, SpawnFn(r.get(), [&] {
+		uint64_t start = tame_now_ns();
+		while (tame_now_ns() - start < 3 * tame_test::kNsPerMs)
+			;
+	}));
+	uint64_t start = tame_now_ns();
+	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	out.wall_ns = tame_now_ns() - start;
+	EXPECT_EQ(1, got);
+	tame_reactor_stats st = StatsOf(r.get());
+	out.timed = st.io_timed;
+	out.queued_ns = st.io_queued_ns;
+	out.kernel_ns = st.io_kernel_ns;
+	out.resume_ns = st.io_resume_ns;
+	close(p[0]);
+	close(p[1]);
+	return out;
+}
+
+// Each stage, and their sum, is part of the reactor's run.
+void ExpectEachStageWithin(const TimedRead &t)
+{
+	EXPECT_LE(t.queued_ns, t.wall_ns);
+	EXPECT_LE(t.kernel_ns, t.wall_ns);
+	EXPECT_LE(t.resume_ns, t.wall_ns);
+	EXPECT_LE(t.queued_ns + t.kernel_ns + t.resume_ns, t.wall_ns);
+}
+
+bool HaveIoUring()
+{
+	ReactorPtr r = MakeReactor(DefaultOpts());
+	return r && tame_reactor_uses_io_uring(r.get());
+}
+
+TEST(IoTiming, AReadHeldInTheQueueByARunningFiberCountsAsQueued)
+{
+	if (!HaveIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	// No early submission at all: the read waits in the SQ until the pass
+	// ends.
+	TimedRead t = TimeOnePipeReadWithASpinner(UINT64_MAX, TAME_REACTOR_TIME_IO);
+	EXPECT_EQ(1u, t.timed);
+	EXPECT_GE(t.queued_ns, 3 * tame_test::kNsPerMs);
+	ExpectEachStageWithin(t);
+}
+
+TEST(IoTiming, AReadCompletedWhileAnotherFiberRunsCountsAsWaitingForTheReactor)
+{
+	if (!HaveIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	// submit_ns 0: handed over and reaped right after the reading fiber
+	// parks; it runs again only after the spinner's 3 ms.
+	TimedRead t = TimeOnePipeReadWithASpinner(0, TAME_REACTOR_TIME_IO);
+	EXPECT_EQ(1u, t.timed);
+	EXPECT_GE(t.resume_ns, 3 * tame_test::kNsPerMs);
+	EXPECT_LT(t.queued_ns, 3 * tame_test::kNsPerMs);
+	ExpectEachStageWithin(t);
+}
+
+TEST(IoTiming, WithoutTheFlagNothingIsTimed)
+{
+	TimedRead t = TimeOnePipeReadWithASpinner(0, 0);
+	EXPECT_EQ(0u, t.timed);
+	EXPECT_EQ(0u, t.queued_ns + t.kernel_ns + t.resume_ns);
+}
+
+TEST(IoTiming, EarlyEntersCountTheSubmissionsMadeDuringAPass)
+{
+	if (!HaveIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	tame_reactor_opts opts = DefaultOpts();
+	opts.submit_ns = 0;
+	ReactorPtr r = MakeReactor(opts);
+	ASSERT_TRUE(r);
+	int p[2];
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(0, SpawnFn(r.get(), [&] {
+		char c;
+		EXPECT_EQ(1, tame_io_read(p[0], &c, 1, -1));
+	}));
+	ASSERT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	tame_reactor_stats st = StatsOf(r.get());
+	EXPECT_EQ(1u, st.early_enters);
+	EXPECT_LE(st.early_enters, st.io_enters);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(IoTiming, UnknownReactorFlagsAreRefused)
+{
+	tame_reactor_opts opts = DefaultOpts();
+	opts.flags |= 1u << 7;
+	tame_reactor *r = nullptr;
+	EXPECT_EQ(-EINVAL, tame_reactor_create(&opts, &r));
+	EXPECT_EQ(nullptr, r);
+}
+
 } // namespace

@@ -223,6 +223,67 @@ TEST(TameEnvLifetime, DestroyingTheEnvJoinsEveryThreadItStarted)
 	EXPECT_EQ(before, CountThreads());
 }
 
+struct PipeReads {
+	int fd;
+	int n;
+	std::atomic<int> ok{0};
+};
+
+void PipeReadsFn(void *p)
+{
+	auto *pr = static_cast<PipeReads *>(p);
+	for (int i = 0; i < pr->n; i++) {
+		char c;
+		pr->ok += tame_io_read(pr->fd, &c, 1, -1) == 1;
+	}
+}
+
+// What destroying an Env with reactors that ran fibers writes to stderr.
+std::string StderrOfEnvReading(bool stats, int reads)
+{
+	int p[2];
+	EXPECT_EQ(0, pipe(p));
+	std::string bytes(reads, 'x');
+	EXPECT_EQ(reads, write(p[1], bytes.data(), bytes.size()));
+	PipeReads pr{p[0], reads};
+	testing::internal::CaptureStderr();
+	{
+		TameEnvOptions o;
+		o.fg_reactors = 1;
+		o.stats = stats;
+		TameEnv env{o};
+		env.StartThread(PipeReadsFn, &pr);
+		env.WaitForJoin();
+	}
+	std::string err = testing::internal::GetCapturedStderr();
+	EXPECT_EQ(reads, pr.ok.load());
+	close(p[0]);
+	close(p[1]);
+	return err;
+}
+
+TEST(TameEnvStats, StatsTruePrintsEachReactorsCountersWhenTheEnvGoes)
+{
+	std::string err = StderrOfEnvReading(true, 5);
+	EXPECT_NE(std::string::npos, err.find("tamerocks: stats: reactor tame:fg (")) << err;
+	// The fiber's five reads went through the ring (a pipe read is an
+	// io_uring read) and were timed; with the sync fallback there is no
+	// ring and nothing to time.
+	tame_reactor *r = nullptr;
+	if (tame_reactor_create(nullptr, &r) == 0 && tame_reactor_uses_io_uring(r)) {
+		EXPECT_NE(std::string::npos, err.find(" 5 I/O operations in ")) << err;
+	}
+	if (r)
+		tame_reactor_destroy(r);
+	EXPECT_NE(std::string::npos, err.find("us completed until its fiber ran")) << err;
+}
+
+TEST(TameEnvStats, WithoutStatsTheEnvWritesNothing)
+{
+	std::string err = StderrOfEnvReading(false, 5);
+	EXPECT_EQ(std::string::npos, err.find("tamerocks: stats")) << err;
+}
+
 TEST(TameEnvClock, NowMicrosIsEpochAndNowNanosIsMonotonic)
 {
 	TameEnv env{TameEnvOptions()};

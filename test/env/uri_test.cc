@@ -50,7 +50,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	Env *env = nullptr;
 	Status s = CreateEnv("tamerocks://fg_reactors:2,bg_reactors:4,ring_entries:64,"
 	                     "stack_bytes:131072,slice_us:100,idle_poll_us:0,submit_us:7,sync_fallback:false,"
-	                     "io_uring:true",
+	                     "io_uring:true,stats:true",
 	                     &guard, &env);
 	ASSERT_TRUE(s.ok()) << s.ToString();
 	auto *tame = dynamic_cast<tamerocks::TameEnv *>(env);
@@ -65,6 +65,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	EXPECT_EQ(7u, o.submit_us);
 	EXPECT_FALSE(o.sync_fallback);
 	EXPECT_TRUE(o.io_uring);
+	EXPECT_TRUE(o.stats);
 }
 
 struct BadUri {
@@ -97,6 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUri{"tamerocks://stack_bytes:100", "stack_bytes"},
                       BadUri{"tamerocks://slice_us:", "slice_us"},
                       BadUri{"tamerocks://sync_fallback:maybe", "sync_fallback"},
+                      BadUri{"tamerocks://stats:yes", "stats"},
                       BadUri{"tamerocks://idle_poll_us:2000000", "idle_poll_us"},
                       BadUri{"tamerocks://submit_us:1000001", "submit_us"},
                       BadUri{"tamerocks://submit_us:-1", "submit_us"},
