@@ -21,6 +21,11 @@
 #             latency, and the mean reads in flight. Goals, shown for
 #             fg_reactors:1 and :2: >= 1.0x the default's ops/s at <= 0.6x
 #             its net CPU per Get (of the best runs, and of the means).
+#   stages    one more readrandom run of fg_reactors:1 and :2 with the URI's
+#             stats:true: per read, the mean time queued in the SQ, in the
+#             kernel (device included) and completed but waiting for the
+#             reactor to run its fiber, with enters and sleeps per read
+#             (docs/core.md). Not a goal; explains the read phase.
 #   fio       fio io_uring randread 4 KiB, QD --threads (64), O_DIRECT,
 #             numjobs 1, on a file as large as the DB in the same directory:
 #             IOPS and CPU us per read. Goal: tamerocks fg_reactors:2 Gets/s
@@ -57,7 +62,7 @@
 #   - --statistics=false, nothing pinned.
 #
 # usage: bench/threads64_compare.sh [--quick] [--dir=DIR] [--lib=PATH]
-#          [--phases=load,read,fio,check,overhead] [--threads=N] [--num=N]
+#          [--phases=load,read,stages,fio,check,overhead] [--threads=N] [--num=N]
 #          [--value_size=N] [--cache_mib=N] [--seed=N] [--read_seconds=S]
 #          [--read_repeat=N] [--fio_seconds=S] [--check_reads=N]
 #          [--check_fill_num=N] [--rww_write_mib_s=N] [--overhead_seconds=S]
@@ -90,7 +95,7 @@ lib="$root/build/libtamerocks.so"
 dir=/var/tmp/tamerocks-threads64
 db_bench=db_bench
 fio=fio
-phases_arg="load,read,fio,check,overhead"
+phases_arg="load,read,stages,fio,check,overhead"
 quick=0
 keep=0
 threads=64
@@ -174,12 +179,12 @@ done
 
 IFS=, read -r -a phases <<<"$phases_arg"
 for p in "${phases[@]}"; do
-	[[ " load read fio check overhead " == *" $p "* ]] ||
-		die "unknown phase '$p'; known: load read fio check overhead"
+	[[ " load read stages fio check overhead " == *" $p "* ]] ||
+		die "unknown phase '$p'; known: load read stages fio check overhead"
 done
 want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
-if ! want load && { want read || want fio || want check || want overhead; }; then
-	die "the read, fio, check and overhead phases need the load phase's DB: add load to --phases"
+if ! want load && { want read || want stages || want fio || want check || want overhead; }; then
+	die "the read, stages, fio, check and overhead phases need the load phase's DB: add load to --phases"
 fi
 
 db_bench_path=$(command -v "$db_bench") ||
@@ -193,7 +198,7 @@ if [ -n "$malloc_lib" ]; then
 	[ -f "$malloc_lib" ] || die "--malloc=$malloc_lib does not exist (Debian: apt-get install libjemalloc2, then --malloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)"
 	malloc_lib=$(cd "$(dirname "$malloc_lib")" && pwd)/$(basename "$malloc_lib")
 fi
-if want read || want check || want overhead; then
+if want read || want stages || want check || want overhead; then
 	[ -f "$lib" ] || die "--lib=$lib does not exist; build it (cmake --build build) or pass --lib=PATH"
 	lib=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
 fi
@@ -295,8 +300,10 @@ shell_words() {
 uri_of() {
 	local u="tamerocks://fg_reactors:$1"
 	[ -n "$uri_opts" ] && u+=",$uri_opts"
+	[ "$uri_stats" = 1 ] && [[ ",$uri_opts" != *,stats:* ]] && u+=",stats:true"
 	echo "$u"
 }
+uri_stats=0
 
 config_label() {
 	case "$1" in
@@ -597,6 +604,60 @@ if want read; then
 	echo "runs:"
 	printf '  %s\n' "${runs[@]}"
 	echo "command (fg_reactors:2, last run): $(cat "$work/read.$read_repeat.fg2.cmd" 2>/dev/null)"
+fi
+
+# ---- stages: where a Get's read waits (URI stats:true) -----------------------------
+
+# One more read run per tamerocks config with stats:true: every reactor
+# times each read in three stages (docs/core.md) and prints its sums when the
+# Env goes; summed here over the config's reactors. Not part of the goals:
+# the timing itself costs three clock reads per read.
+if want stages; then
+	echo
+	echo "== stages: readrandom as in read, ${read_seconds} s, with stats:true: where each read's time goes; $(phase_load)"
+	printf '%-*s %9s %7s %7s %7s %7s %9s %9s %9s %7s %5s\n' "$lw" config "ops/s" "rd/Get" \
+		"ent/rd" "early" "sleeps" "queued" "kernel" "waiting" "dev us" "QD"
+	uri_stats=1
+	for c in fg1 fg2; do
+		run_db "$c" "$work/stages.$c" "$base" "${common[@]}" "--num=$num" "--threads=$threads" \
+			"${direct[@]}" --benchmarks=readrandom --use_existing_db=1 \
+			--ops_between_duration_checks=100 "--duration=$read_seconds"
+		check_layout "stages $c"
+		if [ "$r_status" != ok ]; then
+			note_problem "stages $c"
+			continue
+		fi
+		read -r _ ops secs n _ < <(db_line readrandom) || true
+		read -r _ _ lat qd < <(dev_figures "$r_dev_reads" "$r_dev_sectors" "$r_dev_ms" "${n:-1}" "${secs:-1}")
+		# "... D I/O operations in E enters (F early), G sleeps; per
+		# operation: Q us queued, K us in the kernel, R us completed ..."
+		awk -v lw="$lw" -v label="$(config_label "$c")" -v ops="${ops%.*}" -v gets="${n:-0}" \
+			-v lat="$lat" -v qd="$qd" '
+			# db_bench'"'"'s progress lines end in \r, not \n: the
+			# stats line may follow one on the same line.
+			(at = index($0, "tamerocks: stats: reactor ")) > 0 {
+				nf = split(substr($0, at), t, " ")
+				for (i = 1; i <= nf; i++) {
+					if (t[i] == "I/O") { d = t[i - 1]; e = t[i + 3]; f = substr(t[i + 5], 2) }
+					if (t[i] == "sleeps;") g = t[i - 1]
+					if (t[i] == "queued,") q = t[i - 2]
+					if (t[i] == "kernel,") k = t[i - 4]
+					if (t[i] == "completed") w = t[i - 2]
+				}
+				D += d; E += e; F += f; G += g; Q += q * d; K += k * d; W += w * d
+				reactors++
+			}
+			END {
+				if (!reactors || !D) { printf "%-*s no stats line from the reactors\n", lw, label; exit 1 }
+				printf "%-*s %9s %7.2f %7.3f %6.0f%% %7.3f %6.1f us %6.1f us %6.1f us %7s %5s\n", lw, label,
+					ops, gets ? D / gets : 0, E / D, E ? 100 * F / E : 0, G / D, Q / D, K / D, W / D, lat, qd
+			}' "$r_log.err" || { r_status=fail; note_problem "stages $c (no stats line)"; }
+	done
+	uri_stats=0
+	echo "(rd/Get: reads timed per Get; ent/rd: io_uring_enter calls per read; early: the share of them made"
+	echo " between two fibers of a pass (submit_us); sleeps: times a reactor slept in the kernel, per read;"
+	echo " per read, mean: queued in the SQ, in the kernel (device included), and completed but waiting for"
+	echo " the reactor to run its fiber; dev us, QD: the block device's mean latency and reads in flight)"
 fi
 
 # ---- fio ---------------------------------------------------------------------------
