@@ -35,7 +35,10 @@
 #   - --repeat=N runs each pair N times, alternating the order (default
 #     first, then tamerocks first, ...). The figure shown is the BEST run of
 #     each Env (highest ops/s; its us/op): on a shared machine noise only
-#     slows a run down. Every run is listed at the end ("runs").
+#     slows a run down. Every run is listed at the end ("runs"). Next to
+#     the ratio of the bests, "pairs" is the median of the per-pair ratios
+#     (run i of tamerocks / run i of the default Env, made back to back):
+#     slow drifts of the machine cancel within a pair.
 #   - every db_bench runs under timeout(1); a run that times out is a HANG.
 #     Each run's LOG must name the expected FileSystem (TameFileSystem for
 #     tamerocks, anything else for the default Env).
@@ -367,13 +370,14 @@ fi
 echo "flags:     ${common[*]} (+ mode and benchmark flags below)"
 echo "modes:     buffered: $(mode_flags buffered)"
 echo "           direct:   $(mode_flags direct)"
-echo "method:    best of $repeat run(s) per Env (highest ops/s), order alternating (default first in odd runs)"
+echo "method:    best of $repeat run(s) per Env (highest ops/s), order alternating (default first in odd runs);"
+echo "           ratio: best over best (the verdict); pairs: median of the ratios of the two runs made back to back"
 echo
 
 # ---- the comparison ------------------------------------------------------
 
-printf '%-8s %-22s %12s %9s %12s %9s %7s  %-21s %5s  %s\n' mode benchmark \
-	"default op/s" "us/op" "tame op/s" "us/op" ratio "found def/tame" goal verdict
+printf '%-8s %-22s %12s %9s %12s %9s %7s %6s  %-21s %5s  %s\n' mode benchmark \
+	"default op/s" "us/op" "tame op/s" "us/op" ratio pairs "found def/tame" goal verdict
 
 # run_bench MODE BENCH: the repeats of one benchmark, then its table row.
 run_bench() {
@@ -383,7 +387,9 @@ run_bench() {
 	goal=$(goal_of "$bench" "$mode")
 	read -r -a flags <<<"$(mode_flags "$mode") $(bench_flags "$bench")"
 	local best_d=0 us_d=- best_t=0 us_t=- found_d=- found_t=- founds="" bad="" cmd_d="" cmd_t=""
+	local pair_d pair_t pair_ratios=""
 	for ((i = 1; i <= repeat; i++)); do
+		pair_d=0 pair_t=0
 		order=(default tamerocks)
 		[ $((i % 2)) = 0 ] && order=(tamerocks default)
 		for env in "${order[@]}"; do
@@ -413,9 +419,11 @@ run_bench() {
 				repro+=("$mode $bench, $env, run $i: ${r_status^^}")
 				repro+=("$(report_problem "${r_status^^}" "$log")")
 			elif [ "$env" = default ]; then
+				pair_d=$r_ops
 				[ "$r_ops" -gt "$best_d" ] && best_d=$r_ops us_d=$r_us
 				found_d=$r_found cmd_d=$r_cmd
 			else
+				pair_t=$r_ops
 				[ "$r_ops" -gt "$best_t" ] && best_t=$r_ops us_t=$r_us
 				found_t=$r_found cmd_t=$r_cmd
 			fi
@@ -428,9 +436,16 @@ run_bench() {
 				layout=$(base_layout)
 			fi
 		done
+		if [ "$pair_d" -gt 0 ] && [ "$pair_t" -gt 0 ]; then
+			pair_ratios+="$(awk -v t="$pair_t" -v d="$pair_d" 'BEGIN { printf "%.4f", t / d }') "
+		fi
 	done
 
-	local ratio=- verdict found_col="-"
+	local ratio=- verdict found_col="-" pairs=-
+	if [ -n "$pair_ratios" ]; then
+		pairs=$(tr ' ' '\n' <<<"$pair_ratios" | sed '/^$/d' | sort -g |
+			awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2fx", m }')
+	fi
 	if [ "$best_d" -gt 0 ] && [ "$best_t" -gt 0 ]; then
 		ratio=$(awk -v t="$best_t" -v d="$best_d" 'BEGIN { printf "%.2f", t / d }')
 	fi
@@ -454,8 +469,8 @@ run_bench() {
 		repro+=("$mode $bench: $verdict (${ratio}x, goal ${goal}x); reproduce (with --keep; the DB of read benchmarks is the one the load command above writes):"
 			"  default:   $cmd_d" "  tamerocks: $cmd_t")
 	fi
-	printf '%-8s %-22s %12s %9s %12s %9s %7s  %-21s %5s  %s\n' "$mode" "$bench" \
-		"$best_d" "$us_d" "$best_t" "$us_t" "${ratio}x" "$found_col" "${goal}x" "$verdict"
+	printf '%-8s %-22s %12s %9s %12s %9s %7s %6s  %-21s %5s  %s\n' "$mode" "$bench" \
+		"$best_d" "$us_d" "$best_t" "$us_t" "${ratio}x" "$pairs" "$found_col" "${goal}x" "$verdict"
 }
 
 t_start=$(date +%s)
