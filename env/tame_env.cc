@@ -129,15 +129,12 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	return r;
 }
 
-// Destroys r (owned by this thread, not running); with the URI's stats:true
-// its counters go to stderr first, one line per reactor that ran a fiber.
-void DestroyReactor(const TameEnvOptions &o, tame_reactor *r, const char *name)
+// The URI's stats:true: r's counters, one line to stderr if it ran a fiber.
+void PrintStats(tame_reactor *r, const char *name)
 {
-	if (r == nullptr)
-		return;
 	tame_reactor_stats st;
 	tame_reactor_get_stats(r, &st);
-	if (o.stats && st.switches > 0) {
+	if (st.switches > 0) {
 		double n = st.io_timed ? (double)st.io_timed : 1.0;
 		fprintf(stderr,
 		        "tamerocks: stats: reactor %s (%s): %llu fiber resumes, %llu "
@@ -151,6 +148,16 @@ void DestroyReactor(const TameEnvOptions &o, tame_reactor *r, const char *name)
 		        (unsigned long long)st.sleeps, st.io_queued_ns / n / 1e3,
 		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3);
 	}
+}
+
+// Destroys r (owned by this thread, not running), its stats printed first
+// when the URI asked for them.
+void DestroyReactor(const TameEnvOptions &o, tame_reactor *r, const char *name)
+{
+	if (r == nullptr)
+		return;
+	if (o.stats)
+		PrintStats(r, name);
 	tame_reactor_destroy(r);
 }
 

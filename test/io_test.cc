@@ -706,15 +706,9 @@ void ExpectEachStageWithin(const TimedRead &t)
 	EXPECT_LE(t.queued_ns + t.kernel_ns + t.resume_ns, t.wall_ns);
 }
 
-bool HaveIoUring()
-{
-	ReactorPtr r = MakeReactor(DefaultOpts());
-	return r && tame_reactor_uses_io_uring(r.get());
-}
-
 TEST(IoTiming, AReadHeldInTheQueueByARunningFiberCountsAsQueued)
 {
-	if (!HaveIoUring())
+	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
 	// No early submission at all: the read waits in the SQ until the pass
 	// ends.
@@ -726,7 +720,7 @@ TEST(IoTiming, AReadHeldInTheQueueByARunningFiberCountsAsQueued)
 
 TEST(IoTiming, AReadCompletedWhileAnotherFiberRunsCountsAsWaitingForTheReactor)
 {
-	if (!HaveIoUring())
+	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
 	// submit_ns 0: handed over and reaped right after the reading fiber
 	// parks; it runs again only after the spinner's 3 ms.
@@ -746,7 +740,7 @@ TEST(IoTiming, WithoutTheFlagNothingIsTimed)
 
 TEST(IoTiming, EarlyEntersCountTheSubmissionsMadeDuringAPass)
 {
-	if (!HaveIoUring())
+	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
 	tame_reactor_opts opts = DefaultOpts();
 	opts.submit_ns = 0;

@@ -62,6 +62,14 @@ inline ReactorPtr MakeReactor(const tame_reactor_opts &opts)
 	return ReactorPtr(r);
 }
 
+// Whether a reactor made with the defaults gets io_uring on this machine
+// (false under the sync fallback: a kernel or sandbox that refuses it).
+inline bool ReactorsUseIoUring()
+{
+	ReactorPtr r = MakeReactor(DefaultOpts());
+	return r && tame_reactor_uses_io_uring(r.get());
+}
+
 inline tame_reactor_stats StatsOf(const tame_reactor *r)
 {
 	tame_reactor_stats s;
