@@ -114,6 +114,8 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	ro.slice_ns = o.slice_us * 1000u;
 	ro.idle_poll_ns = o.idle_poll_us * 1000u;
 	ro.submit_ns = o.submit_us * 1000u;
+	ro.read_buffers = o.read_buffers;
+	ro.read_buffer_bytes = (size_t)o.read_buffer_kib << 10;
 	ro.flags = (o.sync_fallback ? TAME_REACTOR_SYNC_FALLBACK : 0u) |
 	           (o.io_uring ? 0u : TAME_REACTOR_NO_IO_URING) |
 	           (o.stats ? TAME_REACTOR_TIME_IO : 0u);
@@ -140,13 +142,16 @@ void PrintStats(tame_reactor *r, const char *name)
 		        "tamerocks: stats: reactor %s (%s): %llu fiber resumes, %llu "
 		        "parks, %llu yields; %llu I/O operations in %llu enters (%llu early), "
 		        "%llu sleeps; per operation: %.1f us queued, %.1f us in the "
-		        "kernel, %.1f us completed until its fiber ran\n",
+		        "kernel, %.1f us completed until its fiber ran; direct reads: %llu "
+		        "through read buffers (%llu registered), %llu not\n",
 		        name, tame_reactor_backend(r),
 		        (unsigned long long)st.switches, (unsigned long long)st.parks,
 		        (unsigned long long)st.yields, (unsigned long long)st.io_timed,
 		        (unsigned long long)st.io_enters, (unsigned long long)st.early_enters,
 		        (unsigned long long)st.sleeps, st.io_queued_ns / n / 1e3,
-		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3);
+		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3,
+		        (unsigned long long)st.read_buf_reads, (unsigned long long)st.read_buf_fixed,
+		        (unsigned long long)st.read_buf_bypassed);
 	}
 }
 

@@ -74,7 +74,7 @@ ssize_t ReadFull(int fd, char *buf, size_t n, uint64_t off, size_t align)
 	while (got < n) {
 		ssize_t r = align == 0
 		                ? tame_io_read_buffered(fd, buf + got, n - got, (off_t)(off + got))
-		                : tame_io_read(fd, buf + got, n - got, (off_t)(off + got));
+		                : tame_io_read_direct(fd, buf + got, n - got, (off_t)(off + got));
 		if (r == -EINTR)
 			continue;
 		if (r < 0)
@@ -283,7 +283,7 @@ IOStatus TameRandomAccessFile::MultiRead(rocksdb::FSReadRequest *reqs, size_t nu
 			batch[i] = {fd_, reqs[base + i].scratch, reqs[base + i].len,
 			            (off_t)reqs[base + i].offset, 0};
 		}
-		int rc = tame_io_read_batch(batch, n);
+		int rc = align_ ? tame_io_read_batch_direct(batch, n) : tame_io_read_batch(batch, n);
 		if (rc < 0)
 			return IOStatusFromErrno(rc, "read batch", fname_);
 		for (size_t i = 0; i < n; i++) {

@@ -17,6 +17,12 @@ namespace tamerocks
 namespace
 {
 
+static_assert(TameEnvOptions{}.read_buffers == TAME_REACTOR_DEFAULT_READ_BUFFERS,
+              "the URI's default is the reactor's");
+static_assert(((size_t)TameEnvOptions{}.read_buffer_kib << 10) ==
+                  TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES,
+              "the URI's default is the reactor's");
+
 Status Bad(const std::string &key, const std::string &why)
 {
 	return Status::InvalidArgument("tamerocks URI option '" + key + "'", why);
@@ -107,6 +113,14 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	} else if (key == "submit_us") {
 		s = ParseU64(key, value, 0, 1000000, &v);
 		o->submit_us = v;
+	} else if (key == "read_buffers") {
+		s = ParseU64(key, value, 0, TAME_REACTOR_MAX_READ_BUFFERS, &v);
+		o->read_buffers = (unsigned)v;
+	} else if (key == "read_buffer_kib") {
+		s = ParseU64(key, value, 4, TAME_REACTOR_MAX_READ_BUFFER_BYTES >> 10, &v);
+		if (s.ok() && v % 4 != 0)
+			return Bad(key, value + " is not a multiple of 4 (whole 4 KiB pages)");
+		o->read_buffer_kib = (unsigned)v;
 	} else if (key == "sync_fallback") {
 		s = ParseBool(key, value, &o->sync_fallback);
 	} else if (key == "io_uring") {
@@ -116,7 +130,8 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	} else {
 		return Bad(key, "is unknown (known: fg_reactors, bg_reactors, "
 		                "ring_entries, stack_bytes, slice_us, idle_poll_us, "
-		                "submit_us, sync_fallback, io_uring, stats)");
+		                "submit_us, read_buffers, read_buffer_kib, sync_fallback, "
+		                "io_uring, stats)");
 	}
 	return s;
 }
@@ -137,6 +152,12 @@ Status ParseEnvUri(const std::string &uri, TameEnvOptions *out)
 	}
 	if (!o.io_uring && !o.sync_fallback)
 		return Bad("sync_fallback", "false with io_uring:false leaves no way to do I/O");
+	if ((uint64_t)o.read_buffers * o.read_buffer_kib * 1024 > TAME_REACTOR_MAX_READ_BUFFER_POOL_BYTES)
+		return Bad("read_buffers",
+		           std::to_string(o.read_buffers) + " x read_buffer_kib " +
+		               std::to_string(o.read_buffer_kib) + " is more than " +
+		               std::to_string(TAME_REACTOR_MAX_READ_BUFFER_POOL_BYTES >> 20) +
+		               " MiB per reactor");
 	*out = o;
 	return Status::OK();
 }

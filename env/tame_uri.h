@@ -35,6 +35,16 @@
 //                    once its last io_uring_enter is this old, instead of at
 //                    the end of the pass (0: after every fiber that queued
 //                    one; larger: fewer system calls, burstier device queue).
+//   read_buffers:N   0..65536, default 64: buffers per reactor for direct
+//                    reads (use_direct_reads) made on its fibers; 0: none.
+//                    A read that fits lands in one of them and is copied
+//                    out, so the device writes into a few pinned pages,
+//                    registered with io_uring where the kernel allows
+//                    (RLIMIT_MEMLOCK), instead of into a fresh buffer each
+//                    read. Set up on a reactor's first direct read.
+//   read_buffer_kib:N  4..16384, a multiple of 4, default 32: bytes of each
+//                    read buffer; larger reads go straight to RocksDB's
+//                    buffer. read_buffers x read_buffer_kib <= 1 GiB.
 //   sync_fallback:B  true (default) | false: when io_uring cannot be set up,
 //                    run I/O as blocking system calls instead of failing.
 //   io_uring:B       true (default) | false: false never tries io_uring;
@@ -70,6 +80,8 @@ struct TameEnvOptions {
 	uint64_t slice_us = 500;
 	uint64_t idle_poll_us = 50;
 	uint64_t submit_us = 50;
+	unsigned read_buffers = 64;
+	unsigned read_buffer_kib = 32;
 	bool sync_fallback = true;
 	bool io_uring = true;
 	bool stats = false;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ static const uint8_t io_opcode[IO_KIND_COUNT] = {
 	[IO_MKDIRAT] = IORING_OP_MKDIRAT,
 	[IO_LINKAT] = IORING_OP_LINKAT,
 	[IO_EVENTFD] = IORING_OP_READ,
+	[IO_READ_FIXED] = IORING_OP_READ_FIXED,
 };
 
 /* --- setup ---------------------------------------------------------------- */
@@ -195,6 +197,9 @@ static void prep(struct io_uring_sqe *sqe, struct io_op *op)
 		break;
 	case IO_WRITE:
 		io_uring_prep_write(sqe, op->fd, p1, (unsigned)op->len, op->off);
+		break;
+	case IO_READ_FIXED: /* the reactor's read buffers: registered buffer 0 */
+		io_uring_prep_read_fixed(sqe, op->fd, p1, (unsigned)op->len, op->off, 0);
 		break;
 	case IO_READV:
 		io_uring_prep_readv(sqe, op->fd, p1, (unsigned)op->len, op->off);
@@ -529,6 +534,125 @@ ssize_t tame_io_read(int fd, void *buf, size_t len, off_t off)
 	return io_run(r, &op);
 }
 
+/* --- read buffers (tame_io_read_direct) ----------------------------------- */
+
+static atomic_bool rbuf_warned;
+
+/*
+ * On the reactor's first direct read: one populated mapping of all slots,
+ * registered as one fixed buffer. IORING_REGISTER_BUFFERS2 (5.13) never
+ * waits for in-flight requests to drain, which the reactor's own thread,
+ * the only one that can reap them, could not afford. If the kernel
+ * refuses, the slots are still used, unregistered.
+ */
+static void rbuf_setup(struct tame_reactor *r)
+{
+	size_t bytes = (size_t)r->opts.read_buffers * r->opts.read_buffer_bytes;
+	struct iovec iov;
+	__u64 tag = 0;
+	int ret;
+
+	r->rbuf_tried = true;
+	r->rbuf_free = malloc(r->opts.read_buffers * sizeof(*r->rbuf_free));
+	if (!r->rbuf_free)
+		return;
+	r->rbuf_base = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (r->rbuf_base == MAP_FAILED) {
+		r->rbuf_base = NULL;
+		free(r->rbuf_free);
+		r->rbuf_free = NULL;
+		return;
+	}
+	r->rbuf_map_bytes = bytes;
+	for (unsigned i = 0; i < r->opts.read_buffers; i++)
+		r->rbuf_free[i] = r->opts.read_buffers - 1 - i;
+	r->rbuf_nfree = r->opts.read_buffers;
+	iov = (struct iovec){.iov_base = r->rbuf_base, .iov_len = bytes};
+	ret = r->op_supported[IO_READ_FIXED]
+		      ? io_uring_register_buffers_tags(&r->ring, &iov, &tag, 1)
+		      : -EOPNOTSUPP;
+	if (ret == 0) {
+		r->rbuf_mode = TAME_READ_BUFFERS_REGISTERED;
+		return;
+	}
+	r->rbuf_mode = TAME_READ_BUFFERS_UNREGISTERED;
+	if (!atomic_exchange(&rbuf_warned, true))
+		fprintf(stderr,
+			"tamerocks: reactor '%s': io_uring did not register its %zu KiB of read "
+			"buffers: %s; direct reads use them unregistered (their pages pinned per "
+			"read).%s (Said once per process.)\n",
+			r->name, bytes >> 10, strerror(-ret),
+			ret == -ENOMEM ? " Raise RLIMIT_MEMLOCK (ulimit -l) to hold the read "
+					 "buffers of every reactor, or lower read_buffers."
+				       : "");
+}
+
+void io_read_buffers_free(struct tame_reactor *r)
+{
+	if (r->rbuf_base)
+		munmap(r->rbuf_base, r->rbuf_map_bytes);
+	free(r->rbuf_free);
+	r->rbuf_base = NULL;
+	r->rbuf_free = NULL;
+	r->rbuf_nfree = 0;
+	r->rbuf_mode = TAME_READ_BUFFERS_NONE;
+}
+
+/* A free read buffer for a direct read of len bytes, or -1 (then the read
+ * goes to the caller's memory). op reads into it on success. */
+static int rbuf_take(struct tame_reactor *r, size_t len, struct io_op *op)
+{
+	unsigned slot;
+
+	if (!r->opts.read_buffers || len > r->opts.read_buffer_bytes)
+		return -1;
+	if (!r->rbuf_tried)
+		rbuf_setup(r);
+	if (!r->rbuf_nfree)
+		return -1;
+	slot = r->rbuf_free[--r->rbuf_nfree];
+	op->p1 = r->rbuf_base + (size_t)slot * r->opts.read_buffer_bytes;
+	if (r->rbuf_mode == TAME_READ_BUFFERS_REGISTERED) {
+		op->kind = IO_READ_FIXED;
+		STAT_INC(r, read_buf_fixed);
+	}
+	STAT_INC(r, read_buf_reads);
+	return (int)slot;
+}
+
+/* The read in slot is done: its bytes to buf, the slot back. */
+static void rbuf_give_back(struct tame_reactor *r, int slot, void *buf, ssize_t res)
+{
+	if (res > 0)
+		memcpy(buf, r->rbuf_base + (size_t)slot * r->opts.read_buffer_bytes, (size_t)res);
+	r->rbuf_free[r->rbuf_nfree++] = (unsigned)slot;
+}
+
+enum tame_read_buffers_mode tame_reactor_read_buffers(const struct tame_reactor *r)
+{
+	return (enum tame_read_buffers_mode)r->rbuf_mode;
+}
+
+ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	struct io_op op = {.kind = IO_READ, .fd = fd, .p1 = buf, .len = clamp_rw(len), .off = (uint64_t)off};
+	ssize_t ret;
+	int slot;
+
+	if (!r)
+		return SYS_RETRY(pread(fd, buf, len, off));
+	slot = rbuf_take(r, len, &op);
+	if (slot < 0) {
+		STAT_INC(r, read_buf_bypassed);
+		return io_run(r, &op);
+	}
+	ret = io_run(r, &op);
+	rbuf_give_back(r, slot, buf, ret);
+	return ret;
+}
+
 ssize_t tame_io_write(int fd, const void *buf, size_t len, off_t off)
 {
 	struct tame_reactor *r = ring_for(IO_WRITE);
@@ -834,7 +958,7 @@ static void read_batch_off_fiber(struct tame_io_read_req *reqs, size_t n)
 		thread_batch(ring, reqs + i, n - i < THREAD_RING_ENTRIES ? n - i : THREAD_RING_ENTRIES);
 }
 
-int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n)
+static int read_batch(struct tame_io_read_req *reqs, size_t n, bool direct)
 {
 	struct tame_reactor *r = ring_for(IO_READ);
 	struct io_op stack_ops[IO_BATCH_STACK_OPS], *ops = stack_ops;
@@ -856,16 +980,35 @@ int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		ops[i] = (struct io_op){.kind = IO_READ, .fd = reqs[i].fd, .p1 = reqs[i].buf,
 					.len = clamp_rw(reqs[i].len),
-					.off = (uint64_t)reqs[i].off, .batch = &b};
+					.off = (uint64_t)reqs[i].off, .batch = &b,
+					.rbuf_slot = -1};
+		if (direct) {
+			ops[i].rbuf_slot = rbuf_take(r, reqs[i].len, &ops[i]);
+			if (ops[i].rbuf_slot < 0)
+				STAT_INC(r, read_buf_bypassed);
+		}
 		io_queue(r, &ops[i]);
 	}
 	while (b.pending)
 		tame_park();
 	if (timing_io(r))
 		time_done(r, ops, n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		reqs[i].res = ops[i].res;
+		if (ops[i].rbuf_slot >= 0)
+			rbuf_give_back(r, ops[i].rbuf_slot, reqs[i].buf, ops[i].res);
+	}
 	if (ops != stack_ops)
 		free(ops);
 	return (int)n;
+}
+
+int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n)
+{
+	return read_batch(reqs, n, false);
+}
+
+int tame_io_read_batch_direct(struct tame_io_read_req *reqs, size_t n)
+{
+	return read_batch(reqs, n, true);
 }

@@ -46,6 +46,8 @@ void tame_reactor_opts_init(struct tame_reactor_opts *o)
 		.idle_poll_ns = TAME_REACTOR_DEFAULT_IDLE_POLL_NS,
 		.flags = 0,
 		.submit_ns = TAME_REACTOR_DEFAULT_SUBMIT_NS,
+		.read_buffers = TAME_REACTOR_DEFAULT_READ_BUFFERS,
+		.read_buffer_bytes = TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES,
 	};
 }
 
@@ -72,6 +74,13 @@ static int check_opts(struct tame_reactor_opts *o)
 	if (!o->slice_ns)
 		return -EINVAL;
 	if (o->flags & ~(TAME_REACTOR_SYNC_FALLBACK | TAME_REACTOR_NO_IO_URING | TAME_REACTOR_TIME_IO))
+		return -EINVAL;
+	if (o->read_buffers > TAME_REACTOR_MAX_READ_BUFFERS)
+		return -EINVAL;
+	if (o->read_buffers &&
+	    (!o->read_buffer_bytes || o->read_buffer_bytes % 4096 ||
+	     o->read_buffer_bytes > TAME_REACTOR_MAX_READ_BUFFER_BYTES ||
+	     o->read_buffer_bytes * o->read_buffers > TAME_REACTOR_MAX_READ_BUFFER_POOL_BYTES))
 		return -EINVAL;
 	return 0;
 }
@@ -605,6 +614,7 @@ void tame_reactor_destroy(struct tame_reactor *r)
 	while ((t = r->live) != NULL)
 		task_release(r, t);
 	io_ring_teardown(r);
+	io_read_buffers_free(r); /* after the ring: no read can still target them */
 	timer_heap_free(&r->timers);
 	inbox_free(&r->inbox);
 	close(r->efd);
@@ -646,5 +656,8 @@ void tame_reactor_get_stats(const struct tame_reactor *r, struct tame_reactor_st
 	LOAD(io_queued_ns);
 	LOAD(io_kernel_ns);
 	LOAD(io_resume_ns);
+	LOAD(read_buf_reads);
+	LOAD(read_buf_fixed);
+	LOAD(read_buf_bypassed);
 #undef LOAD
 }

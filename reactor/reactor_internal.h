@@ -108,7 +108,7 @@ enum io_kind {
 	IO_READ, IO_WRITE, IO_READV, IO_WRITEV, IO_FSYNC, IO_FDATASYNC,
 	IO_SYNC_FILE_RANGE, IO_FALLOCATE, IO_OPENAT, IO_STATX, IO_CLOSE,
 	IO_RENAMEAT, IO_UNLINKAT, IO_MKDIRAT, IO_LINKAT, IO_EVENTFD,
-	IO_KIND_COUNT
+	IO_READ_FIXED, IO_KIND_COUNT
 };
 
 struct io_batch {
@@ -127,6 +127,7 @@ struct io_op {
 	uint8_t kind;
 	uint16_t retries;
 	int res;
+	int rbuf_slot; /* read buffer of a direct read of a batch, or -1 */
 	struct io_batch *batch;
 	struct io_op *retry_next;
 	int fd;
@@ -157,7 +158,8 @@ struct reactor_stats {
 		switches, parks, wakes_remote, yields, sqes_submitted,
 		cqes_reaped, io_enters, inbox_msgs, inbox_full, timers_fired,
 		sleeps, loop_turns, early_enters, io_timed, io_queued_ns,
-		io_kernel_ns, io_resume_ns;
+		io_kernel_ns, io_resume_ns, read_buf_reads, read_buf_fixed,
+		read_buf_bypassed;
 };
 
 struct tame_reactor {
@@ -182,6 +184,15 @@ struct tame_reactor {
 	struct io_op *retry_head;
 	struct io_waiter *io_wait_head; /* fibers waiting for an in-flight slot */
 	struct io_waiter *io_wait_tail;
+	/* Read buffers (tame_io_read_direct): one mapping of read_buffers
+	 * slots of read_buffer_bytes, set up on the first direct read; a
+	 * stack of free slot numbers. */
+	int rbuf_mode;		/* enum tame_read_buffers_mode */
+	bool rbuf_tried;
+	char *rbuf_base;
+	size_t rbuf_map_bytes;
+	unsigned *rbuf_free;
+	unsigned rbuf_nfree;
 
 	struct tame_taskq runq;
 	_Alignas(64) _Atomic(struct tame_task *) remote_wakes;
@@ -211,6 +222,7 @@ void reactor_enqueue(struct tame_reactor *r, struct tame_task *t);
 /* io.c internals used by reactor.c */
 int io_ring_setup(struct tame_reactor *r);
 void io_ring_teardown(struct tame_reactor *r);
+void io_read_buffers_free(struct tame_reactor *r);
 void io_arm_eventfd(struct tame_reactor *r);
 void io_flush_retries(struct tame_reactor *r);
 unsigned io_reap(struct tame_reactor *r);

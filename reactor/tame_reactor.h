@@ -39,6 +39,11 @@ struct statx;
 #define TAME_REACTOR_DEFAULT_SLICE_NS 500000ull
 #define TAME_REACTOR_DEFAULT_IDLE_POLL_NS 50000ull
 #define TAME_REACTOR_DEFAULT_SUBMIT_NS 50000ull
+#define TAME_REACTOR_DEFAULT_READ_BUFFERS 64u
+#define TAME_REACTOR_MAX_READ_BUFFERS 65536u
+#define TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES ((size_t)32 << 10)
+#define TAME_REACTOR_MAX_READ_BUFFER_BYTES ((size_t)16 << 20)
+#define TAME_REACTOR_MAX_READ_BUFFER_POOL_BYTES ((size_t)1 << 30)
 
 /* tame_reactor_opts.flags */
 /* If io_uring cannot be set up, run I/O as blocking system calls on the
@@ -66,6 +71,11 @@ struct tame_reactor_opts {
 	uint64_t submit_ns;	  /* while fibers run, hand queued SQEs to the
 				   * kernel once the last enter is this old;
 				   * 0 = after every fiber that queued one */
+	unsigned read_buffers;	  /* buffers for direct reads (tame_io_read_direct),
+				   * 0 = none; at most MAX_READ_BUFFERS */
+	size_t read_buffer_bytes; /* each, a multiple of 4096, at most
+				   * MAX_READ_BUFFER_BYTES; all of them together
+				   * at most MAX_READ_BUFFER_POOL_BYTES */
 };
 
 /* Fill opts with the defaults above. */
@@ -134,6 +144,13 @@ struct tame_reactor_stats {
 	uint64_t io_queued_ns;	/* queued -> handed to the kernel (io_uring_enter) */
 	uint64_t io_kernel_ns;	/* handed to the kernel -> completion reaped */
 	uint64_t io_resume_ns;	/* completion reaped -> its fiber running again */
+	/* Direct reads (tame_io_read_direct, tame_io_read_batch_direct) on
+	 * fibers: through one of the reactor's read buffers, of them as
+	 * IORING_OP_READ_FIXED (registered buffers), and straight into the
+	 * caller's memory (larger than a buffer, all buffers in use, none). */
+	uint64_t read_buf_reads;
+	uint64_t read_buf_fixed;
+	uint64_t read_buf_bypassed;
 };
 
 /* Snapshot the counters; any thread (values are individually atomic). */
@@ -254,6 +271,31 @@ int tame_io_mkdirat(int dirfd, const char *path, mode_t mode);
 int tame_io_linkat(int olddirfd, const char *oldpath, int newdirfd,
 		   const char *newpath, int flags);
 
+/*
+ * A read of a file opened with O_DIRECT (offset, length and, without read
+ * buffers, the buffer aligned as the file requires). On a fiber, a read of
+ * at most read_buffer_bytes lands in one of the reactor's read buffers and
+ * is copied to buf: the device then writes into a small set of pages that
+ * stay pinned, registered with io_uring when the kernel allows it
+ * (IORING_OP_READ_FIXED: no page pinning per read), instead of into memory
+ * the caller allocated for this read. Larger reads, reads while every
+ * buffer is in use and reactors without buffers read into buf as
+ * tame_io_read does. The buffers are set up on the reactor's first direct
+ * read; if io_uring refuses to register them (RLIMIT_MEMLOCK), they are
+ * used unregistered and a message says so once per process. Off a fiber:
+ * pread.
+ */
+ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off);
+
+/* How a reactor's read buffers are set up. */
+enum tame_read_buffers_mode {
+	TAME_READ_BUFFERS_NONE = 0,	    /* none (yet): opts.read_buffers 0, no
+					     * direct read so far, or setup failed */
+	TAME_READ_BUFFERS_REGISTERED = 1,   /* registered: IORING_OP_READ_FIXED */
+	TAME_READ_BUFFERS_UNREGISTERED = 2, /* io_uring refused to register them */
+};
+enum tame_read_buffers_mode tame_reactor_read_buffers(const struct tame_reactor *r);
+
 /* One read of a batch: the caller fills fd..off, tame_io_read_batch sets
  * res to the bytes read or -errno. */
 struct tame_io_read_req {
@@ -273,6 +315,10 @@ struct tame_io_read_req {
  * -EINVAL or -ENOMEM.
  */
 int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n);
+
+/* tame_io_read_batch for O_DIRECT files: on a fiber, reads that fit go
+ * through the reactor's read buffers as tame_io_read_direct's do. */
+int tame_io_read_batch_direct(struct tame_io_read_req *reqs, size_t n);
 
 #ifdef __cplusplus
 }

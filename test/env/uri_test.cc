@@ -10,6 +10,8 @@
 
 #include "tame_env.h"
 #include "tame_fs.h"
+#include "tame_reactor.h"
+#include "tame_uri.h"
 
 using rocksdb::ConfigOptions;
 using rocksdb::Env;
@@ -50,7 +52,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	Env *env = nullptr;
 	Status s = CreateEnv("tamerocks://fg_reactors:2,bg_reactors:4,ring_entries:64,"
 	                     "stack_bytes:131072,slice_us:100,idle_poll_us:0,submit_us:7,sync_fallback:false,"
-	                     "io_uring:true,stats:true",
+	                     "io_uring:true,stats:true,read_buffers:16,read_buffer_kib:64",
 	                     &guard, &env);
 	ASSERT_TRUE(s.ok()) << s.ToString();
 	auto *tame = dynamic_cast<tamerocks::TameEnv *>(env);
@@ -66,6 +68,21 @@ TEST(TameUri, EveryOptionIsParsed)
 	EXPECT_FALSE(o.sync_fallback);
 	EXPECT_TRUE(o.io_uring);
 	EXPECT_TRUE(o.stats);
+	EXPECT_EQ(16u, o.read_buffers);
+	EXPECT_EQ(64u, o.read_buffer_kib);
+}
+
+TEST(TameUri, ReadBuffersDefaultToTheReactorsAndZeroTurnsThemOff)
+{
+	tamerocks::TameEnvOptions o;
+	ASSERT_TRUE(tamerocks::ParseEnvUri("tamerocks://", &o).ok());
+	EXPECT_EQ(TAME_REACTOR_DEFAULT_READ_BUFFERS, o.read_buffers);
+	EXPECT_EQ(TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES, size_t(o.read_buffer_kib) << 10);
+	Status s = tamerocks::ParseEnvUri("tamerocks://read_buffers:0", &o);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	EXPECT_EQ(0u, o.read_buffers);
+	s = tamerocks::ParseEnvUri("tamerocks://read_buffers:256,read_buffer_kib:4096", &o);
+	EXPECT_TRUE(s.ok()) << "exactly 1 GiB: " << s.ToString();
 }
 
 struct BadUri {
@@ -104,7 +121,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUri{"tamerocks://submit_us:-1", "submit_us"},
                       BadUri{"tamerocks://io_uring:false,sync_fallback:false", "sync_fallback"},
                       BadUri{"tamerocks://slice_us:5,slice_us:6", "slice_us"},
-                      BadUri{"tamerocks://stack_bytes", "stack_bytes"}));
+                      BadUri{"tamerocks://stack_bytes", "stack_bytes"},
+                      BadUri{"tamerocks://read_buffers:65537", "read_buffers"},
+                      BadUri{"tamerocks://read_buffers:x", "read_buffers"},
+                      BadUri{"tamerocks://read_buffer_kib:6", "read_buffer_kib"},
+                      BadUri{"tamerocks://read_buffer_kib:0", "read_buffer_kib"},
+                      BadUri{"tamerocks://read_buffer_kib:16388", "read_buffer_kib"},
+                      BadUri{"tamerocks://read_buffers:257,read_buffer_kib:4096", "read_buffers"}));
 
 TEST(TameUri, FileSystemUriTakesNoOptions)
 {
