@@ -10,7 +10,12 @@
 #   load      build ONE DB much larger than the block cache with the default
 #             Env: fillrandom (1 thread, --seed + 1), flush, compactall. Every
 #             read phase reads it (read only, checked: its table files must
-#             not change; readwhilewriting gets its own copy).
+#             not change; readwhilewriting gets its own copy). Data blocks
+#             are page-aligned (--block_align=true, uncompressed 4 KiB
+#             blocks): a Get then reads one aligned 4 KiB page, the I/O fio
+#             does; --no_block_align keeps RocksDB's default layout, where a
+#             block and its 5-byte trailer straddle pages and a Get reads
+#             4 KiB or 4.5 KiB at a 512-byte offset.
 #   read      readrandom, --use_direct_reads=true, --threads, --duration:
 #             default Env (64 OS threads), tamerocks fg_reactors:1 and :2.
 #             Per config: ops/s, CPU seconds of the db_bench process
@@ -29,9 +34,9 @@
 #   fio       fio io_uring randread 4 KiB, QD --threads (64), O_DIRECT,
 #             numjobs 1, on a file as large as the DB in the same directory:
 #             IOPS and CPU us per read. Goal: tamerocks fg_reactors:2 Gets/s
-#             >= 0.8x fio IOPS. After the read phase, a second fio run reads
-#             what RocksDB reads: 4 KiB and 4.5 KiB at 512-byte offsets, in
-#             the proportion of the tamerocks run (the workload's ceiling).
+#             >= 0.8x fio IOPS. With --no_block_align, a second fio run reads
+#             what RocksDB then reads: 4 KiB and 4.5 KiB at 512-byte offsets,
+#             in the proportion of the tamerocks run (the workload's ceiling).
 #   check     the must-show run: --threads with default Env, fg_reactors:1,
 #             fg_reactors:2 for fillrandom (fresh DB; followed by readrandom in
 #             the same process, whose found count proves the fill wrote the
@@ -67,7 +72,7 @@
 #          [--read_repeat=N] [--fio_seconds=S] [--check_reads=N]
 #          [--check_fill_num=N] [--rww_write_mib_s=N] [--overhead_seconds=S]
 #          [--overhead_repeat=N] [--overhead_threads=1,16] [--uri_opts=K:V,...]
-#          [--malloc=PATH]
+#          [--malloc=PATH] [--no_block_align]
 #          [--timeout=S] [--db_bench=PATH] [--fio=PATH] [--keep]
 #   --quick             num 200000, cache 2 MiB, read 5 s x 1, fio 5 s, check
 #                       reads 300/thread, fill 50000, overhead 3 s x 2: ~1.5 min
@@ -83,6 +88,7 @@
 #                       the default Env's included (e.g. Debian's libjemalloc2:
 #                       /usr/lib/x86_64-linux-gnu/libjemalloc.so.2); default:
 #                       glibc's malloc
+#   --no_block_align    RocksDB's default table layout (see load)
 #   --keep              keep the work directory
 # Exit status: 0 done (a missed goal is a figure, not a failure); 1 a found
 # count mismatch, a failed or hung db_bench/fio, or a wrong Env; 2 bad
@@ -104,6 +110,7 @@ timeout_s=600
 value_size=400
 uri_opts=""
 malloc_lib=""
+block_align=true
 num="" cache_mib="" read_seconds="" read_repeat="" fio_seconds="" check_reads=""
 check_fill_num="" rww_write_mib_s="" overhead_seconds="" overhead_repeat=""
 overhead_threads="1,16"
@@ -140,6 +147,7 @@ for arg in "$@"; do
 	--overhead_threads=*) overhead_threads=${arg#*=} ;;
 	--uri_opts=*) uri_opts=${arg#*=} ;;
 	--malloc=*) malloc_lib=${arg#*=} ;;
+	--no_block_align) block_align=false ;;
 	--timeout=*) timeout_s=${arg#*=} ;;
 	--db_bench=*) db_bench=${arg#*=} ;;
 	--fio=*) fio=${arg#*=} ;;
@@ -445,7 +453,7 @@ fi
 echo "dir:       $work on $fstype ($fsdev)"
 
 common=("--seed=$seed" "--value_size=$value_size" "--cache_size=$((cache_mib * 1048576))"
-	--compression_type=none --verify_checksum=true --statistics=false)
+	--compression_type=none "--block_align=$block_align" --verify_checksum=true --statistics=false)
 direct=(--use_direct_reads=true --use_direct_io_for_flush_and_compaction=true)
 
 # ---- load ------------------------------------------------------------------------
@@ -478,7 +486,9 @@ if want load; then
 	grep -q 'Assertions are enabled' "$work/load.out" "$work/load.err" 2>/dev/null &&
 		asserts=", built with assertions enabled"
 	echo "db_bench:  $db_bench_path, RocksDB ${rocks_ver:-?} (${pkg:-package unknown})$asserts"
-	echo "DB:        --num=$num x --value_size=$value_size: $db_mib MiB in $nsst table files, block cache $cache_mib MiB;"
+	layout_s="page-aligned 4 KiB data blocks"
+	[ "$block_align" = true ] || layout_s="RocksDB's default block layout (blocks straddle pages)"
+	echo "DB:        --num=$num x --value_size=$value_size: $db_mib MiB in $nsst table files, $layout_s, block cache $cache_mib MiB;"
 	echo "           loaded in $(($(date +%s) - t0)) s (default Env, CPU ${r_cpu} s): $load_cmd"
 	[ "$db_mib" -gt "$((cache_mib * 8))" ] ||
 		echo "           WARNING: the DB is not much larger than the block cache; pass a larger --num"
@@ -730,8 +740,9 @@ if want fio; then
 	# rounded out to 512-byte sectors: 4 KiB or 4.5 KiB, at 512-byte
 	# offsets. The second run reads that mix, in the proportion the
 	# tamerocks run's device reads had: the ceiling for this workload.
+	# With page-aligned blocks RocksDB reads what the 4 KiB run reads.
 	mix_pct=""
-	if [ -n "${best_kpr[fg2]:-}" ] && [ "${best_kpr[fg2]}" != "-" ]; then
+	if [ "$block_align" = false ] && [ -n "${best_kpr[fg2]:-}" ] && [ "${best_kpr[fg2]}" != "-" ]; then
 		mix_pct=$(awk -v k="${best_kpr[fg2]}" \
 			'BEGIN { p = (k * 1024 - 4096) / 512 * 100; p = p < 0 ? 0 : (p > 100 ? 100 : p); printf "%.0f", p }')
 		run_fio "fio, RocksDB's sizes ($((100 - mix_pct))% 4K)" \
