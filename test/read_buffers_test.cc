@@ -105,6 +105,19 @@ class DirectFile
 			GTEST_SKIP() << (file).Unsupported();              \
 	} while (0)
 
+// Tests of reads on fibers of an io_uring reactor, with a file of kFileBytes.
+class ReadBuffers : public testing::Test
+{
+      protected:
+	void SetUp() override
+	{
+		if (!tame_test::ReactorsUseIoUring())
+			GTEST_SKIP() << "io_uring unavailable: reads on fibers are plain preads";
+		SKIP_WITHOUT_O_DIRECT(f);
+	}
+	DirectFile f{kFileBytes};
+};
+
 tame_reactor_opts BufferOpts(unsigned n, size_t bytes)
 {
 	tame_reactor_opts o = DefaultOpts();
@@ -113,12 +126,8 @@ tame_reactor_opts BufferOpts(unsigned n, size_t bytes)
 	return o;
 }
 
-TEST(ReadBuffers, DirectReadsOnAFiberGoThroughTheBuffersAndReturnTheFileBytes)
+TEST_F(ReadBuffers, DirectReadsOnAFiberGoThroughTheBuffersAndReturnTheFileBytes)
 {
-	if (!tame_test::ReactorsUseIoUring())
-		GTEST_SKIP() << "io_uring unavailable: reads on fibers are plain preads";
-	DirectFile f(kFileBytes);
-	SKIP_WITHOUT_O_DIRECT(f);
 	struct Read {
 		off_t off;
 		size_t len;
@@ -164,12 +173,8 @@ TEST(ReadBuffers, DirectReadsOnAFiberGoThroughTheBuffersAndReturnTheFileBytes)
 	}
 }
 
-TEST(ReadBuffers, AReadLargerThanABufferGoesToTheCallersMemory)
+TEST_F(ReadBuffers, AReadLargerThanABufferGoesToTheCallersMemory)
 {
-	if (!tame_test::ReactorsUseIoUring())
-		GTEST_SKIP() << "io_uring unavailable";
-	DirectFile f(kFileBytes);
-	SKIP_WITHOUT_O_DIRECT(f);
 	ssize_t small = 0, big = 0;
 	std::string got_small, got_big;
 	tame_reactor_stats st = RunOnReactor(BufferOpts(4, 2 * kPage), [&] {
@@ -191,12 +196,8 @@ TEST(ReadBuffers, AReadLargerThanABufferGoesToTheCallersMemory)
 // Eight fibers read at once with two buffers: the first two fibers take them,
 // the other six read into their own memory; all eight get their bytes, and
 // afterwards both buffers are free again.
-TEST(ReadBuffers, MoreReadsInFlightThanBuffersAllComplete)
+TEST_F(ReadBuffers, MoreReadsInFlightThanBuffersAllComplete)
 {
-	if (!tame_test::ReactorsUseIoUring())
-		GTEST_SKIP() << "io_uring unavailable";
-	DirectFile f(kFileBytes);
-	SKIP_WITHOUT_O_DIRECT(f);
 	constexpr int kFibers = 8;
 	std::vector<std::string> got(kFibers);
 	std::vector<ssize_t> res(kFibers, -1);
@@ -234,12 +235,8 @@ TEST(ReadBuffers, MoreReadsInFlightThanBuffersAllComplete)
 	EXPECT_EQ(6u, end.read_buf_bypassed);
 }
 
-TEST(ReadBuffers, ABatchUsesTheFreeBuffersAndReadsTheRestDirectly)
+TEST_F(ReadBuffers, ABatchUsesTheFreeBuffersAndReadsTheRestDirectly)
 {
-	if (!tame_test::ReactorsUseIoUring())
-		GTEST_SKIP() << "io_uring unavailable";
-	DirectFile f(kFileBytes);
-	SKIP_WITHOUT_O_DIRECT(f);
 	constexpr size_t kReads = 7;
 	std::vector<char *> bufs(kReads);
 	std::vector<tame_io_read_req> reqs(kReads);
@@ -274,7 +271,7 @@ TEST(ReadBuffers, ABatchUsesTheFreeBuffersAndReadsTheRestDirectly)
 
 // A file whose size is not a multiple of the page: a direct read of its last
 // page returns the bytes up to EOF, and only those are copied.
-TEST(ReadBuffers, AShortReadAtEofCopiesOnlyWhatWasRead)
+TEST(ReadBuffersAtEof, AShortReadAtEofCopiesOnlyWhatWasRead)
 {
 	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "io_uring unavailable";
@@ -299,12 +296,8 @@ TEST(ReadBuffers, AShortReadAtEofCopiesOnlyWhatWasRead)
 
 // A read that fails returns the kernel's error and gives its buffer back: with
 // one buffer, the next read still goes through it.
-TEST(ReadBuffers, AFailedReadReturnsItsErrorAndFreesItsBuffer)
+TEST_F(ReadBuffers, AFailedReadReturnsItsErrorAndFreesItsBuffer)
 {
-	if (!tame_test::ReactorsUseIoUring())
-		GTEST_SKIP() << "io_uring unavailable";
-	DirectFile f(kFileBytes);
-	SKIP_WITHOUT_O_DIRECT(f);
 	ssize_t unaligned = 0, bad_fd = 0, good = 0;
 	std::string got;
 	tame_reactor_stats st = RunOnReactor(BufferOpts(1, kPage), [&] {
@@ -325,12 +318,8 @@ TEST(ReadBuffers, AFailedReadReturnsItsErrorAndFreesItsBuffer)
 	EXPECT_EQ(0u, st.read_buf_bypassed);
 }
 
-TEST(ReadBuffers, ZeroBuffersReadStraightIntoTheCallersMemory)
+TEST_F(ReadBuffers, ZeroBuffersReadStraightIntoTheCallersMemory)
 {
-	if (!tame_test::ReactorsUseIoUring())
-		GTEST_SKIP() << "io_uring unavailable";
-	DirectFile f(kFileBytes);
-	SKIP_WITHOUT_O_DIRECT(f);
 	ssize_t res = 0;
 	std::string got;
 	enum tame_read_buffers_mode mode = TAME_READ_BUFFERS_REGISTERED;
@@ -351,7 +340,7 @@ TEST(ReadBuffers, ZeroBuffersReadStraightIntoTheCallersMemory)
 
 // Off a fiber and on a reactor without io_uring the calls are preads; the
 // counters stay at zero.
-TEST(ReadBuffers, OffAFiberAndOnTheSyncFallbackDirectReadsArePreads)
+TEST(ReadBuffersWithoutARing, OffAFiberAndOnTheSyncFallbackDirectReadsArePreads)
 {
 	DirectFile f(kFileBytes);
 	SKIP_WITHOUT_O_DIRECT(f);
@@ -378,7 +367,7 @@ TEST(ReadBuffers, OffAFiberAndOnTheSyncFallbackDirectReadsArePreads)
 	EXPECT_EQ(0u, st.read_buf_bypassed);
 }
 
-TEST(ReadBuffers, OptionsOutOfRangeAreRefused)
+TEST(ReadBuffersOptions, OutOfRangeAreRefused)
 {
 	struct Case {
 		unsigned n;
