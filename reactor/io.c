@@ -605,12 +605,12 @@ static int rbuf_take(struct tame_reactor *r, size_t len, struct io_op *op)
 {
 	unsigned slot;
 
-	if (!r->opts.read_buffers || len > r->opts.read_buffer_bytes)
-		return -1;
-	if (!r->rbuf_tried)
+	if (r->opts.read_buffers && len <= r->opts.read_buffer_bytes && !r->rbuf_tried)
 		rbuf_setup(r);
-	if (!r->rbuf_nfree)
+	if (!r->rbuf_nfree || len > r->opts.read_buffer_bytes) {
+		STAT_INC(r, read_buf_bypassed);
 		return -1;
+	}
 	slot = r->rbuf_free[--r->rbuf_nfree];
 	op->p1 = r->rbuf_base + (size_t)slot * r->opts.read_buffer_bytes;
 	if (r->rbuf_mode == TAME_READ_BUFFERS_REGISTERED) {
@@ -629,28 +629,27 @@ static void rbuf_give_back(struct tame_reactor *r, int slot, void *buf, ssize_t 
 	r->rbuf_free[r->rbuf_nfree++] = (unsigned)slot;
 }
 
-enum tame_read_buffers_mode tame_reactor_read_buffers(const struct tame_reactor *r)
-{
-	return (enum tame_read_buffers_mode)r->rbuf_mode;
-}
-
+/* One op on the stack, not read_batch's array of them: this is every Get's
+ * read, on fiber stacks that may be as small as TAME_FIBER_MIN_STACK_BYTES. */
 ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off)
 {
 	struct tame_reactor *r = ring_for(IO_READ);
 	struct io_op op = {.kind = IO_READ, .fd = fd, .p1 = buf, .len = clamp_rw(len), .off = (uint64_t)off};
-	ssize_t ret;
 	int slot;
+	ssize_t ret;
 
 	if (!r)
 		return SYS_RETRY(pread(fd, buf, len, off));
 	slot = rbuf_take(r, len, &op);
-	if (slot < 0) {
-		STAT_INC(r, read_buf_bypassed);
-		return io_run(r, &op);
-	}
 	ret = io_run(r, &op);
-	rbuf_give_back(r, slot, buf, ret);
+	if (slot >= 0)
+		rbuf_give_back(r, slot, buf, ret);
 	return ret;
+}
+
+enum tame_read_buffers_mode tame_reactor_read_buffers(const struct tame_reactor *r)
+{
+	return (enum tame_read_buffers_mode)r->rbuf_mode;
 }
 
 ssize_t tame_io_write(int fd, const void *buf, size_t len, off_t off)
@@ -982,11 +981,8 @@ static int read_batch(struct tame_io_read_req *reqs, size_t n, bool direct)
 					.len = clamp_rw(reqs[i].len),
 					.off = (uint64_t)reqs[i].off, .batch = &b,
 					.rbuf_slot = -1};
-		if (direct) {
+		if (direct)
 			ops[i].rbuf_slot = rbuf_take(r, reqs[i].len, &ops[i]);
-			if (ops[i].rbuf_slot < 0)
-				STAT_INC(r, read_buf_bypassed);
-		}
 		io_queue(r, &ops[i]);
 	}
 	while (b.pending)
