@@ -269,14 +269,17 @@ static void stamp_submitted(struct tame_reactor *r)
 /* TAME_REACTOR_TIME_IO: the fiber that waited for ops[0..n) runs again. */
 static void time_done(struct tame_reactor *r, const struct io_op *ops, size_t n)
 {
-	uint64_t now = tame_now_ns(), queued = 0, kernel = 0, resume = 0;
+	uint64_t now = tame_now_ns(), queued = 0, kernel = 0, resume = 0, timed = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		if (!ops[i].t_queued) /* never queued: a batch member refused early */
+			continue;
+		timed++;
 		queued += ops[i].t_submitted - ops[i].t_queued;
 		kernel += ops[i].t_reaped - ops[i].t_submitted;
 		resume += now - ops[i].t_reaped;
 	}
-	STAT_ADD(r, io_timed, n);
+	STAT_ADD(r, io_timed, timed);
 	STAT_ADD(r, io_queued_ns, queued);
 	STAT_ADD(r, io_kernel_ns, kernel);
 	STAT_ADD(r, io_resume_ns, resume);
@@ -647,6 +650,95 @@ ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off)
 	return ret;
 }
 
+/* --- unaligned direct reads (tame_io_read_direct_unaligned) --------------- */
+
+/* rbuf_slot of an op that reads into a buffer allocated for it (in p1). */
+#define RBUF_BOUNCE (-2)
+
+static bool align_ok(size_t align)
+{
+	return align && !(align & (align - 1)) && align <= IO_MAX_RW_BYTES / 2;
+}
+
+/*
+ * Point op at the aligned span around the len bytes at pos: op->off and
+ * op->len the span (at most IO_MAX_RW_BYTES; a longer request is read in
+ * parts by the caller), op->skip where the request starts in it, and op->p1
+ * a read buffer of r if one is free and large enough, else a buffer
+ * allocated for this read. Returns the request bytes the span covers, or
+ * -ENOMEM.
+ */
+static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, uint64_t pos, size_t len,
+			 size_t align)
+{
+	uint64_t start = pos & ~(uint64_t)(align - 1);
+	size_t skip = (size_t)(pos - start);
+	size_t want = len < IO_MAX_RW_BYTES - align ? len : IO_MAX_RW_BYTES - align;
+	size_t span = (skip + want + align - 1) & ~(align - 1);
+	void *bounce;
+
+	op->kind = IO_READ;
+	op->off = start;
+	op->len = span;
+	op->skip = (unsigned)skip;
+	op->rbuf_slot = r ? rbuf_take(r, span, op) : -1;
+	if (op->rbuf_slot < 0) {
+		if (posix_memalign(&bounce, align, span))
+			return -ENOMEM;
+		op->p1 = bounce;
+		op->rbuf_slot = RBUF_BOUNCE;
+	}
+	return (ssize_t)want;
+}
+
+/* The span read of op is done (res: its bytes or -errno): the request's
+ * part of it, want bytes at op->skip, to buf; its buffer given back. Returns
+ * the request bytes copied (fewer than want at EOF) or -errno. */
+static ssize_t span_finish(struct tame_reactor *r, struct io_op *op, ssize_t res, void *buf,
+			   size_t want)
+{
+	const char *span = op->rbuf_slot >= 0
+				   ? r->rbuf_base + (size_t)op->rbuf_slot * r->opts.read_buffer_bytes
+				   : op->p1;
+	size_t got = 0;
+
+	if (res > (ssize_t)op->skip) {
+		got = (size_t)res - op->skip < want ? (size_t)res - op->skip : want;
+		memcpy(buf, span + op->skip, got);
+	}
+	if (op->rbuf_slot >= 0)
+		r->rbuf_free[r->rbuf_nfree++] = (unsigned)op->rbuf_slot;
+	else
+		free((void *)op->p1);
+	op->rbuf_slot = -1;
+	return res < 0 ? res : (ssize_t)got;
+}
+
+ssize_t tame_io_read_direct_unaligned(int fd, void *buf, size_t len, off_t off, size_t align)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	size_t got = 0;
+
+	if (off < 0 || !align_ok(align))
+		return -EINVAL;
+	while (got < len) {
+		struct io_op op = {.fd = fd};
+		ssize_t want = span_prep(r, &op, (uint64_t)off + got, len - got, align);
+		ssize_t res;
+
+		if (want < 0)
+			return want;
+		res = r ? io_run(r, &op) : SYS_RETRY(pread(fd, (void *)op.p1, op.len, (off_t)op.off));
+		res = span_finish(r, &op, res, (char *)buf + got, (size_t)want);
+		if (res == -EINTR)
+			continue;
+		if (res <= 0) /* an error, or EOF */
+			return res < 0 ? res : (ssize_t)got;
+		got += (size_t)res;
+	}
+	return (ssize_t)got;
+}
+
 enum tame_read_buffers_mode tame_reactor_read_buffers(const struct tame_reactor *r)
 {
 	return (enum tame_read_buffers_mode)r->rbuf_mode;
@@ -996,6 +1088,92 @@ static int read_batch(struct tame_io_read_req *reqs, size_t n, bool direct)
 	}
 	if (ops != stack_ops)
 		free(ops);
+	return (int)n;
+}
+
+/* tame_io_read_batch_direct_unaligned without the reactor's ring: each
+ * span into a buffer allocated for it, read as tame_io_read_batch would. */
+static int read_batch_unaligned_off_ring(struct tame_io_read_req *reqs, size_t n, size_t align)
+{
+	struct io_op *ops = calloc(n ? n : 1, sizeof(*ops));
+	struct tame_io_read_req *spans = calloc(n ? n : 1, sizeof(*spans));
+	ssize_t *want = calloc(n ? n : 1, sizeof(*want));
+	size_t i;
+
+	if (!ops || !spans || !want) {
+		free(ops);
+		free(spans);
+		free(want);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		want[i] = reqs[i].off < 0 ? -EINVAL
+					  : span_prep(NULL, &ops[i], (uint64_t)reqs[i].off,
+						      reqs[i].len, align);
+		/* a failed member reads nothing: an empty span at offset 0 */
+		spans[i] = (struct tame_io_read_req){
+		    .fd = reqs[i].fd, .buf = want[i] < 0 ? NULL : (void *)ops[i].p1,
+		    .len = want[i] < 0 ? 0 : ops[i].len, .off = (off_t)ops[i].off};
+	}
+	if (tame_task_tls_)
+		for (i = 0; i < n; i++)
+			spans[i].res = read_one(&spans[i]);
+	else
+		read_batch_off_fiber(spans, n);
+	for (i = 0; i < n; i++)
+		reqs[i].res = want[i] < 0 ? want[i]
+					  : span_finish(NULL, &ops[i], spans[i].res, reqs[i].buf,
+							(size_t)want[i]);
+	free(ops);
+	free(spans);
+	free(want);
+	return (int)n;
+}
+
+int tame_io_read_batch_direct_unaligned(struct tame_io_read_req *reqs, size_t n, size_t align)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	struct io_op stack_ops[IO_BATCH_STACK_OPS], *ops = stack_ops;
+	ssize_t stack_want[IO_BATCH_STACK_OPS], *want = stack_want;
+	struct io_batch b;
+	size_t i;
+
+	if ((!reqs && n) || n > INT32_MAX || !align_ok(align))
+		return -EINVAL;
+	if (!r)
+		return read_batch_unaligned_off_ring(reqs, n, align);
+	if (n > IO_BATCH_STACK_OPS) {
+		ops = calloc(n, sizeof(*ops));
+		want = calloc(n, sizeof(*want));
+		if (!ops || !want) {
+			free(ops);
+			free(want);
+			return -ENOMEM;
+		}
+	}
+	b = (struct io_batch){.task = tame_task_tls_};
+	for (i = 0; i < n; i++) {
+		ops[i] = (struct io_op){.fd = reqs[i].fd, .batch = &b, .rbuf_slot = -1};
+		want[i] = reqs[i].off < 0 ? -EINVAL
+					  : span_prep(r, &ops[i], (uint64_t)reqs[i].off, reqs[i].len,
+						      align);
+		if (want[i] < 0)
+			continue;
+		b.pending++;
+		io_queue(r, &ops[i]);
+	}
+	while (b.pending)
+		tame_park();
+	if (timing_io(r))
+		time_done(r, ops, n);
+	for (i = 0; i < n; i++)
+		reqs[i].res = want[i] < 0 ? want[i]
+					  : span_finish(r, &ops[i], ops[i].res, reqs[i].buf,
+							(size_t)want[i]);
+	if (ops != stack_ops) {
+		free(ops);
+		free(want);
+	}
 	return (int)n;
 }
 

@@ -127,7 +127,8 @@ struct io_op {
 	uint8_t kind;
 	uint16_t retries;
 	int res;
-	int rbuf_slot; /* read buffer of a direct read of a batch, or -1 */
+	int rbuf_slot; /* read buffer of a direct read, RBUF_BOUNCE, or -1 */
+	unsigned skip; /* unaligned direct read: where the request starts in the span */
 	struct io_batch *batch;
 	struct io_op *retry_next;
 	int fd;

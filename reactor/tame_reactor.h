@@ -287,6 +287,16 @@ int tame_io_linkat(int olddirfd, const char *oldpath, int newdirfd,
  */
 ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off);
 
+/*
+ * Reads len bytes at off from an O_DIRECT fd into buf, none of which need be
+ * aligned: the align-aligned span around them is read into a read buffer of
+ * the reactor (or, when none is free or the span is larger, into an aligned
+ * buffer allocated for this read; off a fiber with pread) and the requested
+ * bytes copied to buf. align: the file's direct-I/O alignment, a power of
+ * two. Returns the bytes read, fewer only at EOF, or -errno.
+ */
+ssize_t tame_io_read_direct_unaligned(int fd, void *buf, size_t len, off_t off, size_t align);
+
 /* How a reactor's read buffers are set up. */
 enum tame_read_buffers_mode {
 	TAME_READ_BUFFERS_NONE = 0,	    /* none (yet): opts.read_buffers 0, no
@@ -319,6 +329,15 @@ int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n);
 /* tame_io_read_batch for O_DIRECT files: on a fiber, reads that fit go
  * through the reactor's read buffers as tame_io_read_direct's do. */
 int tame_io_read_batch_direct(struct tame_io_read_req *reqs, size_t n);
+
+/*
+ * tame_io_read_batch for an O_DIRECT file and requests none of whose
+ * offsets, lengths or buffers need be aligned: each request's aligned span
+ * is read as tame_io_read_direct_unaligned reads it, all of them at once.
+ * A member's res is its bytes read (fewer only at EOF or when longer than
+ * 1 GiB) or -errno. Returns n, -EINVAL or -ENOMEM.
+ */
+int tame_io_read_batch_direct_unaligned(struct tame_io_read_req *reqs, size_t n, size_t align);
 
 #ifdef __cplusplus
 }

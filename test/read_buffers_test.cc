@@ -2,8 +2,10 @@
 // The reactor's read buffers: tame_io_read_direct and
 // tame_io_read_batch_direct on O_DIRECT files. A read that fits goes through
 // one of the reactor's buffers and is copied out; every other read goes to
-// the caller's memory. Either way the caller gets exactly the file's bytes,
-// and nothing beyond what was read is written.
+// the caller's memory. tame_io_read_direct_unaligned and its batch read the
+// aligned span around any request the same way, or into memory allocated
+// for the span. Either way the caller gets exactly the file's bytes, and
+// nothing beyond what was read is written.
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
@@ -89,7 +91,7 @@ class DirectFile
 	}
 	std::string Bytes(off_t off, size_t n) const
 	{
-		return data_.substr(size_t(off), n);
+		return size_t(off) >= data_.size() ? std::string() : data_.substr(size_t(off), n);
 	}
 
       private:
@@ -391,6 +393,146 @@ TEST(ReadBuffersOptions, OutOfRangeAreRefused)
 		if (r)
 			tame_reactor_destroy(r);
 	}
+}
+
+// --- unaligned direct reads: tame_io_read_direct_unaligned and its batch ---
+
+// Reads whose offset, length and memory are not aligned, on a file of
+// kFileBytes: within a page, across pages, aligned, a span larger than a
+// 2-page buffer, at EOF and past it.
+struct Unaligned {
+	off_t off;
+	size_t len;
+	size_t want; // bytes the file has there
+};
+const std::vector<Unaligned> kUnaligned = {
+    {100, 200, 200},
+    {kPage - 3, 300, 300},
+    {8 * kPage, kPage, kPage},
+    {0, 1, 1},
+    {kPage - 1, kPage + 2, kPage + 2}, // span of 3 pages: not a 2-page buffer
+    {3 * kPage + 5, 10 * kPage, 10 * kPage},
+    {kFileBytes - 10, 100, 10},
+    {kFileBytes + 5, 10, 0},
+};
+
+// Reads every case of kUnaligned into memory one byte past a page start,
+// with one page more than asked, and checks the bytes and that nothing
+// past what was read is written.
+void ReadUnalignedCases(const DirectFile &f)
+{
+	for (const Unaligned &c : kUnaligned) {
+		char *mem = Canvas(c.len + 2 * kPage);
+		char *buf = mem + 1;
+		ssize_t res = tame_io_read_direct_unaligned(f.fd(), buf, c.len, c.off, kPage);
+		EXPECT_EQ(ssize_t(c.want), res) << "at " << c.off << " for " << c.len;
+		EXPECT_TRUE(std::string(buf, c.want) == f.Bytes(c.off, c.want))
+		    << "at " << c.off << " for " << c.len;
+		EXPECT_TRUE(AllQuestionMarks(buf + c.want, c.len - c.want + kPage))
+		    << "at " << c.off << " for " << c.len;
+		free(mem);
+	}
+}
+
+TEST_F(ReadBuffers, UnalignedDirectReadsReturnExactlyTheBytesAskedFor)
+{
+	tame_reactor_stats st = RunOnReactor(BufferOpts(2, 2 * kPage), [&] { ReadUnalignedCases(f); });
+	// Spans of at most 2 pages use a buffer; the two larger ones (3 and 12
+	// pages) are read into memory allocated for them. The read at EOF takes
+	// two spans (its bytes, then the 0 that says EOF).
+	EXPECT_EQ(7u, st.read_buf_reads);
+	EXPECT_EQ(2u, st.read_buf_bypassed);
+}
+
+TEST(ReadBuffersWithoutARing, UnalignedDirectReadsOffAFiberAndOnTheSyncFallback)
+{
+	DirectFile f(kFileBytes);
+	SKIP_WITHOUT_O_DIRECT(f);
+	ReadUnalignedCases(f);
+	tame_reactor_opts o = DefaultOpts();
+	o.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
+	tame_reactor_stats st = RunOnReactor(o, [&] { ReadUnalignedCases(f); });
+	EXPECT_EQ(0u, st.read_buf_reads);
+}
+
+TEST_F(ReadBuffers, UnalignedDirectReadErrorsAreReturnedAndFreeTheBuffer)
+{
+	ssize_t bad_fd = 0, bad_align = 0, zero_align = 0, negative = 0, good = 0;
+	std::string got;
+	tame_reactor_stats st = RunOnReactor(BufferOpts(1, kPage), [&] {
+		char *buf = Canvas(kPage);
+		bad_fd = tame_io_read_direct_unaligned(-1, buf, 10, 5, kPage);
+		bad_align = tame_io_read_direct_unaligned(f.fd(), buf, 10, 5, 3000);
+		zero_align = tame_io_read_direct_unaligned(f.fd(), buf, 10, 5, 0);
+		negative = tame_io_read_direct_unaligned(f.fd(), buf, 10, -1, kPage);
+		EXPECT_TRUE(AllQuestionMarks(buf, kPage)) << "a failed read copies nothing";
+		good = tame_io_read_direct_unaligned(f.fd(), buf, 10, 2 * kPage + 7, kPage);
+		got.assign(buf, 10);
+		free(buf);
+	});
+	EXPECT_EQ(-EBADF, bad_fd);
+	EXPECT_EQ(-EINVAL, bad_align) << "not a power of two";
+	EXPECT_EQ(-EINVAL, zero_align);
+	EXPECT_EQ(-EINVAL, negative);
+	ASSERT_EQ(10, good);
+	EXPECT_TRUE(got == f.Bytes(2 * kPage + 7, 10));
+	EXPECT_EQ(2u, st.read_buf_reads) << "the one buffer came back after the failed read";
+	EXPECT_EQ(0u, st.read_buf_bypassed);
+}
+
+// A batch of kUnaligned plus a bad descriptor and a negative offset: every
+// member gets its own bytes or error; with 3 buffers of 2 pages, the first
+// three that fit take them and the rest read into memory of their own.
+void ReadUnalignedBatch(const DirectFile &f)
+{
+	std::vector<tame_io_read_req> reqs;
+	std::vector<char *> mem;
+	for (const Unaligned &c : kUnaligned) {
+		mem.push_back(Canvas(c.len + 2 * kPage));
+		reqs.push_back({f.fd(), mem.back() + 1, c.len, c.off, 12345});
+	}
+	mem.push_back(Canvas(kPage));
+	reqs.push_back({-1, mem.back() + 1, 10, 5, 12345});
+	mem.push_back(Canvas(kPage));
+	reqs.push_back({f.fd(), mem.back() + 1, 10, -5, 12345});
+	ASSERT_EQ(int(reqs.size()),
+	          tame_io_read_batch_direct_unaligned(reqs.data(), reqs.size(), kPage));
+	for (size_t i = 0; i < kUnaligned.size(); ++i) {
+		const Unaligned &c = kUnaligned[i];
+		const char *buf = static_cast<const char *>(reqs[i].buf);
+		EXPECT_EQ(ssize_t(c.want), reqs[i].res) << "member " << i;
+		EXPECT_TRUE(std::string(buf, c.want) == f.Bytes(c.off, c.want)) << "member " << i;
+		EXPECT_TRUE(AllQuestionMarks(buf + c.want, c.len - c.want + kPage)) << "member " << i;
+	}
+	EXPECT_EQ(-EBADF, reqs[kUnaligned.size()].res);
+	EXPECT_EQ(-EINVAL, reqs[kUnaligned.size() + 1].res);
+	EXPECT_TRUE(AllQuestionMarks(static_cast<char *>(reqs.back().buf), 10));
+	for (char *m : mem)
+		free(m);
+}
+
+TEST_F(ReadBuffers, AnUnalignedBatchReadsEveryMemberAtOnce)
+{
+	tame_reactor_stats st = RunOnReactor(BufferOpts(3, 2 * kPage), [&] {
+		ReadUnalignedBatch(f);
+		tame_io_read_req none{};
+		EXPECT_EQ(0, tame_io_read_batch_direct_unaligned(&none, 0, kPage));
+		EXPECT_EQ(-EINVAL, tame_io_read_batch_direct_unaligned(&none, 1, 48));
+	});
+	// 9 members queued (the negative offset is refused before): 3 take the
+	// buffers, 6 do not.
+	EXPECT_EQ(3u, st.read_buf_reads);
+	EXPECT_EQ(6u, st.read_buf_bypassed);
+}
+
+TEST(ReadBuffersWithoutARing, AnUnalignedBatchOffAFiberAndOnTheSyncFallback)
+{
+	DirectFile f(kFileBytes);
+	SKIP_WITHOUT_O_DIRECT(f);
+	ReadUnalignedBatch(f);
+	tame_reactor_opts o = DefaultOpts();
+	o.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
+	RunOnReactor(o, [&] { ReadUnalignedBatch(f); });
 }
 
 // Without CAP_IPC_LOCK and with a small RLIMIT_MEMLOCK, io_uring refuses to
