@@ -244,15 +244,32 @@ class TameMmapReadableFile : public rocksdb::FSRandomAccessFile
 	size_t length_;
 };
 
+// self_align: a direct file that aligns its reads itself (see
+// TameFileSystem): RocksDB sees a file that needs no alignment.
 class TameRandomAccessFile : public TameReadFile<rocksdb::FSRandomAccessFile>
 {
       public:
-	using TameReadFile::TameReadFile;
+	TameRandomAccessFile(std::string fname, int fd, bool direct, bool self_align)
+	    : TameReadFile(std::move(fname), fd, direct), self_align_(direct && self_align)
+	{
+	}
+	bool use_direct_io() const override
+	{
+		return direct_ && !self_align_;
+	}
 
 	IOStatus Read(uint64_t offset, size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) const override
 	{
-		return ReadAt(fd_, fname_, offset, n, align_, result, scratch);
+		if (!self_align_)
+			return ReadAt(fd_, fname_, offset, n, align_, result, scratch);
+		ssize_t r = tame_io_read_direct_unaligned(fd_, scratch, n, (off_t)offset, align_);
+		if (r < 0) {
+			*result = Slice();
+			return IOStatusFromErrno((int)r, "read", fname_);
+		}
+		*result = Slice(scratch, (size_t)r);
+		return IOStatus::OK();
 	}
 
 	IOStatus MultiRead(rocksdb::FSReadRequest *reqs, size_t num_reqs, const IOOptions &options,
@@ -267,6 +284,9 @@ class TameRandomAccessFile : public TameReadFile<rocksdb::FSRandomAccessFile>
 	{
 		return IOStatus::NotSupported("Prefetch");
 	}
+
+      private:
+	bool self_align_;
 };
 
 // One batch in flight at a time, bounded so the request array stays on the
@@ -283,14 +303,16 @@ IOStatus TameRandomAccessFile::MultiRead(rocksdb::FSReadRequest *reqs, size_t nu
 			batch[i] = {fd_, reqs[base + i].scratch, reqs[base + i].len,
 			            (off_t)reqs[base + i].offset, 0};
 		}
-		int rc = align_ ? tame_io_read_batch_direct(batch, n) : tame_io_read_batch(batch, n);
+		int rc = self_align_ ? tame_io_read_batch_direct_unaligned(batch, n, align_)
+		         : align_   ? tame_io_read_batch_direct(batch, n)
+		                    : tame_io_read_batch(batch, n);
 		if (rc < 0)
 			return IOStatusFromErrno(rc, "read batch", fname_);
 		for (size_t i = 0; i < n; i++) {
 			rocksdb::FSReadRequest &req = reqs[base + i];
 			ssize_t r = batch[i].res;
 			bool short_read = r > 0 && (size_t)r < req.len &&
-			                  (align_ == 0 || (size_t)r % align_ == 0);
+			                  (align_ == 0 || self_align_ || (size_t)r % align_ == 0);
 			if (r < 0 || short_read) {
 				// Retry the whole request synchronously: it finishes a short read
 				// and reports a failed one with the read's own error.
@@ -695,7 +717,7 @@ IOStatus TameFileSystem::NewRandomAccessFile(const std::string &fname, const Fil
 		return IOStatusFromErrno(fd, "open", fname);
 	if (opts.use_mmap_reads && !direct)
 		return NewMmapReadable(fname, fd, result);
-	result->reset(new TameRandomAccessFile(fname, fd, direct));
+	result->reset(new TameRandomAccessFile(fname, fd, direct, align_direct_reads_));
 	return IOStatus::OK();
 }
 

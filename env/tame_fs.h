@@ -21,9 +21,18 @@ namespace tamerocks
 // names the operation, the file and strerror.
 rocksdb::IOStatus IOStatusFromErrno(int neg_errno, const char *op, const std::string &file);
 
+// align_direct_reads (URI option, default true): a random-access file
+// opened with use_direct_reads answers use_direct_io() false and aligns its
+// reads itself (tame_io_read_direct_unaligned): RocksDB then reads a block
+// straight into the buffer it keeps, instead of into an aligned buffer of
+// its own that it copies and frees. The reads still bypass the page cache.
 class TameFileSystem : public rocksdb::FileSystem
 {
       public:
+	explicit TameFileSystem(bool align_direct_reads = true)
+	    : align_direct_reads_(align_direct_reads)
+	{
+	}
 	static const char *kClassName()
 	{
 		return "TameFileSystem";
@@ -123,6 +132,7 @@ class TameFileSystem : public rocksdb::FileSystem
 	rocksdb::IOStatus AbortIO(std::vector<void *> &io_handles) override;
 
       private:
+	bool align_direct_reads_;
 	// Takes fd: the file owns it, or it is closed on error.
 	rocksdb::IOStatus NewMmapReadable(const std::string &fname, int fd,
 	                                  std::unique_ptr<rocksdb::FSRandomAccessFile> *r);

@@ -72,12 +72,13 @@ namespace
 rocksdb::FileSystem *NewFs(const std::string &uri, std::unique_ptr<rocksdb::FileSystem> *guard,
                            std::string *errmsg)
 {
-	rocksdb::Status s = tamerocks::ParseFsUri(uri);
+	tamerocks::TameFsOptions opts;
+	rocksdb::Status s = tamerocks::ParseFsUri(uri, &opts);
 	if (!s.ok()) {
 		*errmsg = s.getState() ? s.getState() : s.ToString();
 		return nullptr;
 	}
-	guard->reset(new tamerocks::TameFileSystem());
+	guard->reset(new tamerocks::TameFileSystem(opts.align_direct_reads));
 	return guard->get();
 }
 

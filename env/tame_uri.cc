@@ -127,11 +127,13 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 		s = ParseBool(key, value, &o->io_uring);
 	} else if (key == "stats") {
 		s = ParseBool(key, value, &o->stats);
+	} else if (key == "align_direct_reads") {
+		s = ParseBool(key, value, &o->align_direct_reads);
 	} else {
 		return Bad(key, "is unknown (known: fg_reactors, bg_reactors, "
 		                "ring_entries, stack_bytes, slice_us, idle_poll_us, "
 		                "submit_us, read_buffers, read_buffer_kib, sync_fallback, "
-		                "io_uring, stats)");
+		                "io_uring, stats, align_direct_reads)");
 	}
 	return s;
 }
@@ -162,16 +164,23 @@ Status ParseEnvUri(const std::string &uri, TameEnvOptions *out)
 	return Status::OK();
 }
 
-Status ParseFsUri(const std::string &uri)
+Status ParseFsUri(const std::string &uri, TameFsOptions *out)
 {
 	std::map<std::string, std::string> kv;
 	Status s = SplitUri(uri, &kv);
 	if (!s.ok())
 		return s;
-	if (!kv.empty())
-		return Bad(kv.begin()->first,
-		           "is not a FileSystem option (the tamerocks FileSystem "
-		           "takes none; reactor options belong to --env_uri)");
+	TameFsOptions o;
+	for (const auto &[key, value] : kv) {
+		if (key != "align_direct_reads")
+			return Bad(key, "is not a FileSystem option (the tamerocks FileSystem "
+			                "takes only align_direct_reads; reactor options belong "
+			                "to --env_uri)");
+		s = ParseBool(key, value, &o.align_direct_reads);
+		if (!s.ok())
+			return s;
+	}
+	*out = o;
 	return Status::OK();
 }
 

@@ -56,8 +56,21 @@
 //                    sleeps, and per operation the mean time queued, in the
 //                    kernel and completed-but-waiting for the reactor
 //                    (the figures to tune submit_us and fg_reactors with).
-// The FileSystem URI takes no options. An unknown key, a malformed value or
-// an impossible combination is an InvalidArgument naming the key.
+//   align_direct_reads:B  true (default) | false: a file RocksDB opens for
+//                    random access with use_direct_reads (SST and blob
+//                    reads) still reads with O_DIRECT, past the page cache,
+//                    but tells RocksDB it needs no alignment
+//                    (use_direct_io() false) and aligns each read itself:
+//                    the aligned span lands in a read buffer (or a buffer
+//                    allocated for it) and the bytes asked for are copied
+//                    to RocksDB's buffer. RocksDB then reads a block
+//                    straight into the memory it keeps for it, where it
+//                    would otherwise allocate an aligned buffer per read,
+//                    copy the block out and free it. false: RocksDB aligns
+//                    (use_direct_io() true), as with the default Env.
+// The FileSystem URI (--fs_uri) takes only align_direct_reads. An unknown
+// key, a malformed value or an impossible combination is an
+// InvalidArgument naming the key.
 
 #include <cstddef>
 #include <cstdint>
@@ -85,13 +98,20 @@ struct TameEnvOptions {
 	bool sync_fallback = true;
 	bool io_uring = true;
 	bool stats = false;
+	bool align_direct_reads = true;
+};
+
+// What a FileSystem URI may carry.
+struct TameFsOptions {
+	bool align_direct_reads = true;
 };
 
 // Parse an Env URI ("tamerocks://..."). OK or InvalidArgument naming the key.
 rocksdb::Status ParseEnvUri(const std::string &uri, TameEnvOptions *out);
 
-// A FileSystem URI must be exactly "tamerocks://" (it takes no options).
-rocksdb::Status ParseFsUri(const std::string &uri);
+// Parse a FileSystem URI: "tamerocks://" or
+// "tamerocks://align_direct_reads:B". OK or InvalidArgument naming the key.
+rocksdb::Status ParseFsUri(const std::string &uri, TameFsOptions *out);
 
 } // namespace tamerocks
 

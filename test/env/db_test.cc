@@ -130,14 +130,21 @@ TEST(TameDb, PutGetIterateFlushCompactAndReopenInsideAReactorFiber)
 	}
 }
 
+// Both ways a direct read can be aligned: by tamerocks' file (the default)
+// and by RocksDB (align_direct_reads:false); on a fiber and off one.
 TEST(TameDb, DirectReadsAndDirectFlushAndCompactionWork)
 {
-	TempDir dir;
-	auto env = TameEnvFromUri();
-	Options o = DbOptions(env.get());
-	o.use_direct_reads = true;
-	o.use_direct_io_for_flush_and_compaction = true;
-	ExerciseDb(dir / "db", o);
+	for (const char *uri : {"tamerocks://", "tamerocks://align_direct_reads:false"}) {
+		SCOPED_TRACE(uri);
+		TempDir dir;
+		auto env = TameEnvFromUri(uri);
+		Options o = DbOptions(env.get());
+		o.use_direct_reads = true;
+		o.use_direct_io_for_flush_and_compaction = true;
+		ExerciseDb(dir / "db", o);
+		TempDir dir2;
+		RunInFiber([&] { ExerciseDb(dir2 / "db", o); });
+	}
 }
 
 TEST(TameDb, ASecondOpenOfTheSameDbInOneProcessFails)

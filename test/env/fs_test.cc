@@ -2,6 +2,7 @@
 // TameFileSystem: every operation and its error mapping, on a plain thread
 // and inside a reactor fiber (where the I/O must go through io_uring).
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -330,15 +331,18 @@ TEST_P(FsTest, RandomRWFileWritesAndReadsAnywhere)
 	});
 }
 
+// With align_direct_reads:false a direct random-access file asks RocksDB to
+// align (use_direct_io() true), as the default Env's do.
 TEST_P(FsTest, DirectIoWritesAndReadsAlignedBlocks)
 {
+	TameFileSystem fs(/*align_direct_reads=*/false);
 	Run([&] {
 		std::string a = dir_ / "direct";
 		FileOptions fo;
 		fo.use_direct_writes = true;
 		fo.use_direct_reads = true;
 		std::unique_ptr<rocksdb::FSWritableFile> w;
-		ASSERT_TRUE(fs_.NewWritableFile(a, fo, &w, nullptr).ok());
+		ASSERT_TRUE(fs.NewWritableFile(a, fo, &w, nullptr).ok());
 		ASSERT_TRUE(w->use_direct_io());
 		size_t align = w->GetRequiredBufferAlignment();
 		ASSERT_GT(align, 0u);
@@ -350,10 +354,10 @@ TEST_P(FsTest, DirectIoWritesAndReadsAlignedBlocks)
 		ASSERT_TRUE(w->Truncate(align + 7, io_, nullptr).ok());
 		ASSERT_TRUE(w->Close(io_, nullptr).ok());
 		uint64_t n = 0;
-		ASSERT_TRUE(fs_.GetFileSize(a, io_, &n, nullptr).ok());
+		ASSERT_TRUE(fs.GetFileSize(a, io_, &n, nullptr).ok());
 		EXPECT_EQ(align + 7, n);
 		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
-		ASSERT_TRUE(fs_.NewRandomAccessFile(a, fo, &r, nullptr).ok());
+		ASSERT_TRUE(fs.NewRandomAccessFile(a, fo, &r, nullptr).ok());
 		ASSERT_TRUE(r->use_direct_io());
 		Slice out;
 		memset(buf, 0, 2 * align);
@@ -361,12 +365,85 @@ TEST_P(FsTest, DirectIoWritesAndReadsAlignedBlocks)
 		EXPECT_EQ(align + 7, out.size()) << "EOF inside the last block";
 		EXPECT_EQ(std::string(align + 7, 'x'), out.ToString());
 		std::unique_ptr<rocksdb::FSSequentialFile> s;
-		ASSERT_TRUE(fs_.NewSequentialFile(a, fo, &s, nullptr).ok());
+		ASSERT_TRUE(fs.NewSequentialFile(a, fo, &s, nullptr).ok());
 		ASSERT_TRUE(s->use_direct_io());
 		ASSERT_TRUE(s->PositionedRead(align, align, io_, &out, buf, nullptr).ok());
 		EXPECT_EQ(7u, out.size());
 		free(buf);
 	});
+}
+
+// By default a direct random-access file aligns its reads itself: RocksDB
+// sees use_direct_io() false and may read any bytes into any memory, and
+// the file still reads past the page cache.
+TEST_P(FsTest, DirectReadsAreAlignedByTheFileForRocksdb)
+{
+	std::string name = dir_ / "self_aligned";
+	std::string data;
+	for (int i = 0; i < 100000; i++)
+		data.push_back((char)('a' + (i * 7 + i / 4096) % 26));
+	WriteFile(name, data);
+	// Out of the page cache before the reads (ext4 and xfs drop clean
+	// pages; where they stay, as on tmpfs, the cache check is skipped).
+	int fd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fdatasync(fd));
+	ASSERT_EQ(0, posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+	void *map = mmap(nullptr, data.size(), PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	std::vector<unsigned char> vec((data.size() + 4095) / 4096);
+	auto resident = [&] {
+		EXPECT_EQ(0, mincore(map, data.size(), vec.data()));
+		size_t n = 0;
+		for (unsigned char v : vec)
+			n += v & 1;
+		return n;
+	};
+	bool cache_check = resident() == 0;
+	FileOptions fo;
+	fo.use_direct_reads = true;
+	std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+	IOStatus st = fs_.NewRandomAccessFile(name, fo, &r, nullptr);
+	if (!st.ok() && st.ToString().find("Invalid argument") != std::string::npos)
+		GTEST_SKIP() << "no O_DIRECT here: " << st.ToString();
+	ASSERT_TRUE(st.ok()) << st.ToString();
+	EXPECT_FALSE(r->use_direct_io()) << "RocksDB need not align";
+	Run([&] {
+		std::string buf(5000, '?');
+		Slice out;
+		ASSERT_TRUE(r->Read(4093, 4097, io_, &out, &buf[1], nullptr).ok());
+		EXPECT_EQ(data.substr(4093, 4097), out.ToString());
+		ASSERT_TRUE(r->Read(data.size() - 5, 100, io_, &out, &buf[3], nullptr).ok());
+		EXPECT_EQ(data.substr(data.size() - 5), out.ToString()) << "EOF is not an error";
+		ASSERT_TRUE(r->Read(data.size() + 1, 10, io_, &out, &buf[0], nullptr).ok());
+		EXPECT_EQ(0u, out.size());
+
+		constexpr size_t kReqs = 100; // more than one internal batch
+		std::vector<std::string> bufs(kReqs, std::string(301, '\0'));
+		std::vector<rocksdb::FSReadRequest> reqs(kReqs);
+		for (size_t i = 0; i < kReqs; i++) {
+			reqs[i].offset = i * 997;
+			reqs[i].len = 300;
+			reqs[i].scratch = &bufs[i][1];
+		}
+		reqs[kReqs - 1].offset = data.size() - 10; // short: crosses EOF
+		ASSERT_TRUE(r->MultiRead(reqs.data(), kReqs, io_, nullptr).ok());
+		for (size_t i = 0; i < kReqs; i++) {
+			ASSERT_TRUE(reqs[i].status.ok()) << i << ": " << reqs[i].status.ToString();
+			EXPECT_EQ(data.substr(reqs[i].offset, reqs[i].len), reqs[i].result.ToString())
+			    << i;
+		}
+	});
+	// Nothing of the file came into the page cache; the check can see
+	// pages: a buffered read brings some in.
+	if (cache_check) {
+		EXPECT_EQ(0u, resident()) << "of " << vec.size() << " pages";
+		char byte;
+		ASSERT_EQ(1, pread(fd, &byte, 1, 0));
+		EXPECT_GT(resident(), 0u);
+	}
+	munmap(map, data.size());
+	close(fd);
 }
 
 TEST_P(FsTest, LockFileTwiceInOneProcessFails)

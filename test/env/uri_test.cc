@@ -8,6 +8,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 
+#include "env_test_util.h"
 #include "tame_env.h"
 #include "tame_fs.h"
 #include "tame_reactor.h"
@@ -52,7 +53,8 @@ TEST(TameUri, EveryOptionIsParsed)
 	Env *env = nullptr;
 	Status s = CreateEnv("tamerocks://fg_reactors:2,bg_reactors:4,ring_entries:64,"
 	                     "stack_bytes:131072,slice_us:100,idle_poll_us:0,submit_us:7,sync_fallback:false,"
-	                     "io_uring:true,stats:true,read_buffers:16,read_buffer_kib:64",
+	                     "io_uring:true,stats:true,read_buffers:16,read_buffer_kib:64,"
+	                     "align_direct_reads:false",
 	                     &guard, &env);
 	ASSERT_TRUE(s.ok()) << s.ToString();
 	auto *tame = dynamic_cast<tamerocks::TameEnv *>(env);
@@ -70,6 +72,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	EXPECT_TRUE(o.stats);
 	EXPECT_EQ(16u, o.read_buffers);
 	EXPECT_EQ(64u, o.read_buffer_kib);
+	EXPECT_FALSE(o.align_direct_reads);
 }
 
 TEST(TameUri, ReadBuffersDefaultToTheReactorsAndZeroTurnsThemOff)
@@ -127,15 +130,53 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUri{"tamerocks://read_buffer_kib:6", "read_buffer_kib"},
                       BadUri{"tamerocks://read_buffer_kib:0", "read_buffer_kib"},
                       BadUri{"tamerocks://read_buffer_kib:16388", "read_buffer_kib"},
-                      BadUri{"tamerocks://read_buffers:257,read_buffer_kib:4096", "read_buffers"}));
+                      BadUri{"tamerocks://read_buffers:257,read_buffer_kib:4096", "read_buffers"},
+                      BadUri{"tamerocks://align_direct_reads:on", "align_direct_reads"}));
 
-TEST(TameUri, FileSystemUriTakesNoOptions)
+TEST(TameUri, FileSystemUriTakesOnlyAlignDirectReads)
 {
 	std::shared_ptr<rocksdb::FileSystem> fs;
 	Status s = rocksdb::FileSystem::CreateFromString(ConfigOptions(),
 	                                                 "tamerocks://fg_reactors:1", &fs);
 	EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
 	EXPECT_NE(std::string::npos, s.ToString().find("fg_reactors"));
+	s = rocksdb::FileSystem::CreateFromString(ConfigOptions(),
+	                                          "tamerocks://align_direct_reads:no", &fs);
+	EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+	EXPECT_NE(std::string::npos, s.ToString().find("align_direct_reads"));
+	s = rocksdb::FileSystem::CreateFromString(ConfigOptions(),
+	                                          "tamerocks://align_direct_reads:false", &fs);
+	EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+// Who aligns a direct read, as the Env's and the FileSystem's URIs say: the
+// file (use_direct_io() false, the default) or RocksDB.
+TEST(TameUri, AlignDirectReadsReachesTheFilesOfTheEnvAndTheFileSystem)
+{
+	tamerocks_test::TempDir dir;
+	std::string name = dir / "f";
+	std::string page(4096, 'p');
+	ASSERT_TRUE(rocksdb::WriteStringToFile(Env::Default(), page, name).ok());
+	rocksdb::FileOptions fo;
+	fo.use_direct_reads = true;
+	auto use_direct_io = [&](rocksdb::FileSystem *fs) {
+		std::unique_ptr<rocksdb::FSRandomAccessFile> f;
+		rocksdb::IOStatus st = fs->NewRandomAccessFile(name, fo, &f, nullptr);
+		EXPECT_TRUE(st.ok()) << st.ToString();
+		return f && f->use_direct_io();
+	};
+	for (bool align : {true, false}) {
+		std::string opt = align ? "" : "align_direct_reads:false";
+		std::shared_ptr<Env> guard;
+		Env *env = nullptr;
+		Status s = CreateEnv("tamerocks://" + opt, &guard, &env);
+		ASSERT_TRUE(s.ok()) << s.ToString();
+		EXPECT_EQ(!align, use_direct_io(env->GetFileSystem().get())) << opt;
+		std::shared_ptr<rocksdb::FileSystem> fs;
+		s = rocksdb::FileSystem::CreateFromString(ConfigOptions(), "tamerocks://" + opt, &fs);
+		ASSERT_TRUE(s.ok()) << s.ToString();
+		EXPECT_EQ(!align, use_direct_io(fs.get())) << opt;
+	}
 }
 
 } // namespace
