@@ -143,7 +143,8 @@ void PrintStats(tame_reactor *r, const char *name)
 		        "parks, %llu yields; %llu I/O operations in %llu enters (%llu early), "
 		        "%llu sleeps; per operation: %.1f us queued, %.1f us in the "
 		        "kernel, %.1f us completed until its fiber ran; direct reads: %llu "
-		        "through read buffers (%llu registered), %llu not\n",
+		        "through read buffers (%llu registered), %llu not (%llu of them "
+		        "into memory allocated for an unaligned read)\n",
 		        name, tame_reactor_backend(r),
 		        (unsigned long long)st.switches, (unsigned long long)st.parks,
 		        (unsigned long long)st.yields, (unsigned long long)st.io_timed,
@@ -151,7 +152,8 @@ void PrintStats(tame_reactor *r, const char *name)
 		        (unsigned long long)st.sleeps, st.io_queued_ns / n / 1e3,
 		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3,
 		        (unsigned long long)st.read_buf_reads, (unsigned long long)st.read_buf_fixed,
-		        (unsigned long long)st.read_buf_bypassed);
+		        (unsigned long long)st.read_buf_bypassed,
+		        (unsigned long long)st.read_buf_allocated);
 	}
 }
 

@@ -311,8 +311,12 @@ IOStatus TameRandomAccessFile::MultiRead(rocksdb::FSReadRequest *reqs, size_t nu
 		for (size_t i = 0; i < n; i++) {
 			rocksdb::FSReadRequest &req = reqs[base + i];
 			ssize_t r = batch[i].res;
-			bool short_read = r > 0 && (size_t)r < req.len &&
-			                  (align_ == 0 || self_align_ || (size_t)r % align_ == 0);
+			// Short: a buffered read, or a direct one cut at an aligned
+			// offset (a direct read that ends off the alignment hit EOF).
+			bool short_read =
+			    r > 0 && (size_t)r < req.len &&
+			    (align_ == 0 ||
+			     (self_align_ ? (req.offset + (size_t)r) : (size_t)r) % align_ == 0);
 			if (r < 0 || short_read) {
 				// Retry the whole request synchronously: it finishes a short read
 				// and reports a failed one with the read's own error.

@@ -661,15 +661,16 @@ static bool align_ok(size_t align)
 }
 
 /*
- * Point op at the aligned span around the len bytes at pos: op->off and
- * op->len the span (at most IO_MAX_RW_BYTES; a longer request is read in
+ * Point op at the aligned span around the len bytes at pos, for buf: op->off
+ * and op->len the span (at most IO_MAX_RW_BYTES; a longer request is read in
  * parts by the caller), op->skip where the request starts in it, and op->p1
- * a read buffer of r if one is free and large enough, else a buffer
- * allocated for this read. Returns the request bytes the span covers, or
- * -ENOMEM.
+ * a read buffer of r if one is free and large enough, else buf itself when
+ * the request is the span and buf is aligned (RocksDB's prefetch buffers
+ * are), else a buffer allocated for this read. Returns the request bytes the
+ * span covers, or -ENOMEM.
  */
-static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, uint64_t pos, size_t len,
-			 size_t align)
+static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, void *buf, uint64_t pos,
+			 size_t len, size_t align)
 {
 	uint64_t start = pos & ~(uint64_t)(align - 1);
 	size_t skip = (size_t)(pos - start);
@@ -682,9 +683,13 @@ static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, uint64_t pos,
 	op->len = span;
 	op->skip = (unsigned)skip;
 	op->rbuf_slot = r ? rbuf_take(r, span, op) : -1;
-	if (op->rbuf_slot < 0) {
+	if (op->rbuf_slot < 0 && !skip && span == want && !((uintptr_t)buf & (align - 1))) {
+		op->p1 = buf;
+	} else if (op->rbuf_slot < 0) {
 		if (posix_memalign(&bounce, align, span))
 			return -ENOMEM;
+		if (r)
+			STAT_INC(r, read_buf_allocated);
 		op->p1 = bounce;
 		op->rbuf_slot = RBUF_BOUNCE;
 	}
@@ -693,7 +698,7 @@ static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, uint64_t pos,
 
 /* The span read of op is done (res: its bytes or -errno): the request's
  * part of it, want bytes at op->skip, to buf; its buffer given back. Returns
- * the request bytes copied (fewer than want at EOF) or -errno. */
+ * the request bytes read (fewer than want at EOF) or -errno. */
 static ssize_t span_finish(struct tame_reactor *r, struct io_op *op, ssize_t res, void *buf,
 			   size_t want)
 {
@@ -704,11 +709,12 @@ static ssize_t span_finish(struct tame_reactor *r, struct io_op *op, ssize_t res
 
 	if (res > (ssize_t)op->skip) {
 		got = (size_t)res - op->skip < want ? (size_t)res - op->skip : want;
-		memcpy(buf, span + op->skip, got);
+		if (span != buf)
+			memcpy(buf, span + op->skip, got);
 	}
 	if (op->rbuf_slot >= 0)
 		r->rbuf_free[r->rbuf_nfree++] = (unsigned)op->rbuf_slot;
-	else
+	else if (op->rbuf_slot == RBUF_BOUNCE)
 		free((void *)op->p1);
 	op->rbuf_slot = -1;
 	return res < 0 ? res : (ssize_t)got;
@@ -723,18 +729,22 @@ ssize_t tame_io_read_direct_unaligned(int fd, void *buf, size_t len, off_t off, 
 		return -EINVAL;
 	while (got < len) {
 		struct io_op op = {.fd = fd};
-		ssize_t want = span_prep(r, &op, (uint64_t)off + got, len - got, align);
-		ssize_t res;
+		ssize_t want = span_prep(r, &op, (char *)buf + got, (uint64_t)off + got, len - got, align);
+		ssize_t raw, res;
 
 		if (want < 0)
 			return want;
-		res = r ? io_run(r, &op) : SYS_RETRY(pread(fd, (void *)op.p1, op.len, (off_t)op.off));
-		res = span_finish(r, &op, res, (char *)buf + got, (size_t)want);
+		raw = r ? io_run(r, &op) : SYS_RETRY(pread(fd, (void *)op.p1, op.len, (off_t)op.off));
+		res = span_finish(r, &op, raw, (char *)buf + got, (size_t)want);
 		if (res == -EINTR)
 			continue;
-		if (res <= 0) /* an error, or EOF */
-			return res < 0 ? res : (ssize_t)got;
+		if (res < 0)
+			return res;
 		got += (size_t)res;
+		/* EOF: nothing, or a span cut short off the alignment (only the
+		 * file's end does that; a short aligned span reads on). */
+		if (res == 0 || ((size_t)raw < op.len && (size_t)raw % align))
+			break;
 	}
 	return (ssize_t)got;
 }
@@ -1108,7 +1118,7 @@ static int read_batch_unaligned_off_ring(struct tame_io_read_req *reqs, size_t n
 	}
 	for (i = 0; i < n; i++) {
 		want[i] = reqs[i].off < 0 ? -EINVAL
-					  : span_prep(NULL, &ops[i], (uint64_t)reqs[i].off,
+					  : span_prep(NULL, &ops[i], reqs[i].buf, (uint64_t)reqs[i].off,
 						      reqs[i].len, align);
 		/* a failed member reads nothing: an empty span at offset 0 */
 		spans[i] = (struct tame_io_read_req){
@@ -1155,7 +1165,7 @@ int tame_io_read_batch_direct_unaligned(struct tame_io_read_req *reqs, size_t n,
 	for (i = 0; i < n; i++) {
 		ops[i] = (struct io_op){.fd = reqs[i].fd, .batch = &b, .rbuf_slot = -1};
 		want[i] = reqs[i].off < 0 ? -EINVAL
-					  : span_prep(r, &ops[i], (uint64_t)reqs[i].off, reqs[i].len,
+					  : span_prep(r, &ops[i], reqs[i].buf, (uint64_t)reqs[i].off, reqs[i].len,
 						      align);
 		if (want[i] < 0)
 			continue;

@@ -659,5 +659,6 @@ void tame_reactor_get_stats(const struct tame_reactor *r, struct tame_reactor_st
 	LOAD(read_buf_reads);
 	LOAD(read_buf_fixed);
 	LOAD(read_buf_bypassed);
+	LOAD(read_buf_allocated);
 #undef LOAD
 }

@@ -160,7 +160,7 @@ struct reactor_stats {
 		cqes_reaped, io_enters, inbox_msgs, inbox_full, timers_fired,
 		sleeps, loop_turns, early_enters, io_timed, io_queued_ns,
 		io_kernel_ns, io_resume_ns, read_buf_reads, read_buf_fixed,
-		read_buf_bypassed;
+		read_buf_bypassed, read_buf_allocated;
 };
 
 struct tame_reactor {

@@ -144,13 +144,17 @@ struct tame_reactor_stats {
 	uint64_t io_queued_ns;	/* queued -> handed to the kernel (io_uring_enter) */
 	uint64_t io_kernel_ns;	/* handed to the kernel -> completion reaped */
 	uint64_t io_resume_ns;	/* completion reaped -> its fiber running again */
-	/* Direct reads (tame_io_read_direct, tame_io_read_batch_direct) on
-	 * fibers: through one of the reactor's read buffers, of them as
-	 * IORING_OP_READ_FIXED (registered buffers), and straight into the
-	 * caller's memory (larger than a buffer, all buffers in use, none). */
+	/* Direct reads on fibers (tame_io_read_direct*, their batches; an
+	 * unaligned read counts once per aligned span it reads): through one
+	 * of the reactor's read buffers, of them as IORING_OP_READ_FIXED
+	 * (registered buffers), and not through them (larger than a buffer,
+	 * all buffers in use, none: into the caller's memory, or for an
+	 * unaligned span into memory allocated for it). */
 	uint64_t read_buf_reads;
 	uint64_t read_buf_fixed;
 	uint64_t read_buf_bypassed;
+	/* of those, unaligned spans read into memory allocated for them */
+	uint64_t read_buf_allocated;
 };
 
 /* Snapshot the counters; any thread (values are individually atomic). */

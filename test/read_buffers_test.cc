@@ -296,6 +296,30 @@ TEST(ReadBuffersAtEof, AShortReadAtEofCopiesOnlyWhatWasRead)
 	EXPECT_EQ(2u, st.read_buf_reads);
 }
 
+// A file whose size is not a multiple of the page: an unaligned read across
+// its end reads one span, which ends off the alignment: that is EOF, and no
+// second read is needed to learn it.
+TEST(ReadBuffersAtEof, AnUnalignedReadAcrossEofReadsOneSpan)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "io_uring unavailable";
+	constexpr size_t kBytes = 3 * kPage + 100;
+	DirectFile f(kBytes);
+	SKIP_WITHOUT_O_DIRECT(f);
+	ssize_t res = -1;
+	std::string got;
+	tame_reactor_stats st = RunOnReactor(BufferOpts(2, 4 * kPage), [&] {
+		char *buf = Canvas(2 * kPage);
+		res = tame_io_read_direct_unaligned(f.fd(), buf + 3, kPage, 3 * kPage - 50, kPage);
+		got.assign(buf + 3, 150);
+		EXPECT_TRUE(AllQuestionMarks(buf + 3 + 150, kPage - 150));
+		free(buf);
+	});
+	ASSERT_EQ(150, res);
+	EXPECT_TRUE(got == f.Bytes(3 * kPage - 50, 150));
+	EXPECT_EQ(1u, st.read_buf_reads);
+}
+
 // A read that fails returns the kernel's error and gives its buffer back: with
 // one buffer, the next read still goes through it.
 TEST_F(ReadBuffers, AFailedReadReturnsItsErrorAndFreesItsBuffer)
@@ -437,11 +461,13 @@ void ReadUnalignedCases(const DirectFile &f)
 TEST_F(ReadBuffers, UnalignedDirectReadsReturnExactlyTheBytesAskedFor)
 {
 	tame_reactor_stats st = RunOnReactor(BufferOpts(2, 2 * kPage), [&] { ReadUnalignedCases(f); });
-	// Spans of at most 2 pages use a buffer; the two larger ones (3 and 12
-	// pages) are read into memory allocated for them. The read at EOF takes
-	// two spans (its bytes, then the 0 that says EOF).
+	// Spans of at most 2 pages use a buffer; the two larger ones (3 and 11
+	// pages) are read into memory allocated for them. The read across EOF
+	// takes two spans: the file's size is a multiple of the page, so its
+	// first span ends aligned and only the next one's 0 says EOF.
 	EXPECT_EQ(7u, st.read_buf_reads);
 	EXPECT_EQ(2u, st.read_buf_bypassed);
+	EXPECT_EQ(2u, st.read_buf_allocated);
 }
 
 TEST(ReadBuffersWithoutARing, UnalignedDirectReadsOffAFiberAndOnTheSyncFallback)
@@ -453,6 +479,27 @@ TEST(ReadBuffersWithoutARing, UnalignedDirectReadsOffAFiberAndOnTheSyncFallback)
 	o.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
 	tame_reactor_stats st = RunOnReactor(o, [&] { ReadUnalignedCases(f); });
 	EXPECT_EQ(0u, st.read_buf_reads);
+}
+
+// A request that is its own aligned span, into aligned memory, needs no
+// copy when no buffer takes it: larger than a buffer, it is read straight
+// into the caller's memory (RocksDB's prefetch buffers are such requests).
+TEST_F(ReadBuffers, AnAlignedRequestLargerThanABufferIsReadIntoTheCallersMemory)
+{
+	ssize_t res = 0;
+	std::string got;
+	tame_reactor_stats st = RunOnReactor(BufferOpts(2, 2 * kPage), [&] {
+		char *buf = Canvas(9 * kPage);
+		res = tame_io_read_direct_unaligned(f.fd(), buf, 8 * kPage, 4 * kPage, kPage);
+		got.assign(buf, 8 * kPage);
+		EXPECT_TRUE(AllQuestionMarks(buf + 8 * kPage, kPage));
+		free(buf);
+	});
+	ASSERT_EQ(ssize_t(8 * kPage), res);
+	EXPECT_TRUE(got == f.Bytes(4 * kPage, 8 * kPage));
+	EXPECT_EQ(0u, st.read_buf_reads);
+	EXPECT_EQ(1u, st.read_buf_bypassed);
+	EXPECT_EQ(0u, st.read_buf_allocated) << "no memory allocated, nothing copied";
 }
 
 TEST_F(ReadBuffers, UnalignedDirectReadErrorsAreReturnedAndFreeTheBuffer)
@@ -523,6 +570,7 @@ TEST_F(ReadBuffers, AnUnalignedBatchReadsEveryMemberAtOnce)
 	// buffers, 6 do not.
 	EXPECT_EQ(3u, st.read_buf_reads);
 	EXPECT_EQ(6u, st.read_buf_bypassed);
+	EXPECT_EQ(6u, st.read_buf_allocated);
 }
 
 TEST(ReadBuffersWithoutARing, AnUnalignedBatchOffAFiberAndOnTheSyncFallback)

@@ -7,6 +7,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "env_test_util.h"
@@ -131,7 +132,8 @@ TEST(TameDb, PutGetIterateFlushCompactAndReopenInsideAReactorFiber)
 }
 
 // Both ways a direct read can be aligned: by tamerocks' file (the default)
-// and by RocksDB (align_direct_reads:false); on a fiber and off one.
+// and by RocksDB (align_direct_reads:false); off a fiber, and on one with
+// the values in blob files.
 TEST(TameDb, DirectReadsAndDirectFlushAndCompactionWork)
 {
 	for (const char *uri : {"tamerocks://", "tamerocks://align_direct_reads:false"}) {
@@ -142,8 +144,15 @@ TEST(TameDb, DirectReadsAndDirectFlushAndCompactionWork)
 		o.use_direct_reads = true;
 		o.use_direct_io_for_flush_and_compaction = true;
 		ExerciseDb(dir / "db", o);
+		o.enable_blob_files = true;
+		o.min_blob_size = 64; // every Value() goes to a blob file
 		TempDir dir2;
 		RunInFiber([&] { ExerciseDb(dir2 / "db", o); });
+		std::vector<std::string> names;
+		ASSERT_TRUE(env->GetChildren(dir2 / "db", &names).ok());
+		EXPECT_TRUE(std::any_of(names.begin(), names.end(), [](const std::string &n) {
+			return n.size() > 5 && n.compare(n.size() - 5, 5, ".blob") == 0;
+		})) << "the values were in blob files";
 	}
 }
 
