@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -470,15 +471,23 @@ TEST_F(ReadBuffers, UnalignedDirectReadsReturnExactlyTheBytesAskedFor)
 	EXPECT_EQ(2u, st.read_buf_allocated);
 }
 
+// body off a fiber, then on a fiber of a reactor without io_uring: the read
+// buffers are never used.
+void OffAFiberAndOnTheSyncFallback(const std::function<void()> &body)
+{
+	body();
+	tame_reactor_opts o = DefaultOpts();
+	o.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
+	tame_reactor_stats st = RunOnReactor(o, body);
+	EXPECT_EQ(0u, st.read_buf_reads);
+	EXPECT_EQ(0u, st.read_buf_bypassed);
+}
+
 TEST(ReadBuffersWithoutARing, UnalignedDirectReadsOffAFiberAndOnTheSyncFallback)
 {
 	DirectFile f(kFileBytes);
 	SKIP_WITHOUT_O_DIRECT(f);
-	ReadUnalignedCases(f);
-	tame_reactor_opts o = DefaultOpts();
-	o.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
-	tame_reactor_stats st = RunOnReactor(o, [&] { ReadUnalignedCases(f); });
-	EXPECT_EQ(0u, st.read_buf_reads);
+	OffAFiberAndOnTheSyncFallback([&] { ReadUnalignedCases(f); });
 }
 
 // A request that is its own aligned span, into aligned memory, needs no
@@ -577,10 +586,7 @@ TEST(ReadBuffersWithoutARing, AnUnalignedBatchOffAFiberAndOnTheSyncFallback)
 {
 	DirectFile f(kFileBytes);
 	SKIP_WITHOUT_O_DIRECT(f);
-	ReadUnalignedBatch(f);
-	tame_reactor_opts o = DefaultOpts();
-	o.flags = TAME_REACTOR_NO_IO_URING | TAME_REACTOR_SYNC_FALLBACK;
-	RunOnReactor(o, [&] { ReadUnalignedBatch(f); });
+	OffAFiberAndOnTheSyncFallback([&] { ReadUnalignedBatch(f); });
 }
 
 // Without CAP_IPC_LOCK and with a small RLIMIT_MEMLOCK, io_uring refuses to

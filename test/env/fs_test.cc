@@ -24,6 +24,27 @@ using namespace tamerocks_test;
 namespace
 {
 
+// 100 reads of 300 bytes 997 apart through MultiRead (more than one internal
+// batch), the last crossing EOF, into scratch at `skew` bytes past a
+// std::string's start: every one gets exactly the file's bytes.
+void MultiReadMatches(rocksdb::FSRandomAccessFile *r, const std::string &data, size_t skew)
+{
+	constexpr size_t kReqs = 100;
+	std::vector<std::string> bufs(kReqs, std::string(300 + skew, '\0'));
+	std::vector<rocksdb::FSReadRequest> reqs(kReqs);
+	for (size_t i = 0; i < kReqs; i++) {
+		reqs[i].offset = i * 997;
+		reqs[i].len = 300;
+		reqs[i].scratch = &bufs[i][skew];
+	}
+	reqs[kReqs - 1].offset = data.size() - 10; // short: crosses EOF
+	ASSERT_TRUE(r->MultiRead(reqs.data(), kReqs, IOOptions(), nullptr).ok());
+	for (size_t i = 0; i < kReqs; i++) {
+		ASSERT_TRUE(reqs[i].status.ok()) << i << ": " << reqs[i].status.ToString();
+		EXPECT_EQ(data.substr(reqs[i].offset, reqs[i].len), reqs[i].result.ToString()) << i;
+	}
+}
+
 class FsTest : public ::testing::TestWithParam<Where>
 {
       protected:
@@ -130,22 +151,7 @@ TEST_P(FsTest, MultiReadFillsEveryRequestIncludingPastEof)
 		WriteFile(name, data);
 		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
 		ASSERT_TRUE(fs_.NewRandomAccessFile(name, FileOptions(), &r, nullptr).ok());
-		constexpr size_t kReqs = 100; // more than one internal batch
-		std::vector<std::string> bufs(kReqs, std::string(300, '\0'));
-		std::vector<rocksdb::FSReadRequest> reqs(kReqs);
-		for (size_t i = 0; i < kReqs; i++) {
-			reqs[i].offset = i * 997;
-			reqs[i].len = 300;
-			reqs[i].scratch = &bufs[i][0];
-		}
-		reqs[kReqs - 1].offset = data.size() - 10; // short: crosses EOF
-		ASSERT_TRUE(r->MultiRead(reqs.data(), kReqs, io_, nullptr).ok());
-		for (size_t i = 0; i < kReqs; i++) {
-			ASSERT_TRUE(reqs[i].status.ok()) << i;
-			EXPECT_EQ(data.substr(reqs[i].offset, reqs[i].len),
-			          reqs[i].result.ToString())
-			    << i;
-		}
+		MultiReadMatches(r.get(), data, 0);
 	});
 }
 
@@ -417,22 +423,7 @@ TEST_P(FsTest, DirectReadsAreAlignedByTheFileForRocksdb)
 		EXPECT_EQ(data.substr(data.size() - 5), out.ToString()) << "EOF is not an error";
 		ASSERT_TRUE(r->Read(data.size() + 1, 10, io_, &out, &buf[0], nullptr).ok());
 		EXPECT_EQ(0u, out.size());
-
-		constexpr size_t kReqs = 100; // more than one internal batch
-		std::vector<std::string> bufs(kReqs, std::string(301, '\0'));
-		std::vector<rocksdb::FSReadRequest> reqs(kReqs);
-		for (size_t i = 0; i < kReqs; i++) {
-			reqs[i].offset = i * 997;
-			reqs[i].len = 300;
-			reqs[i].scratch = &bufs[i][1];
-		}
-		reqs[kReqs - 1].offset = data.size() - 10; // short: crosses EOF
-		ASSERT_TRUE(r->MultiRead(reqs.data(), kReqs, io_, nullptr).ok());
-		for (size_t i = 0; i < kReqs; i++) {
-			ASSERT_TRUE(reqs[i].status.ok()) << i << ": " << reqs[i].status.ToString();
-			EXPECT_EQ(data.substr(reqs[i].offset, reqs[i].len), reqs[i].result.ToString())
-			    << i;
-		}
+		MultiReadMatches(r.get(), data, 1); // unaligned memory
 	});
 	// Nothing of the file came into the page cache; the check can see
 	// pages: a buffered read brings some in.
