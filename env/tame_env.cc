@@ -448,7 +448,9 @@ class TameEnv::Foreground
 };
 
 TameEnv::TameEnv(const TameEnvOptions &opts)
-    : rocksdb::EnvWrapper(rocksdb::NewCompositeEnv(std::make_shared<TameFileSystem>(opts.align_direct_reads))), opts_(opts)
+    : rocksdb::EnvWrapper(
+          rocksdb::NewCompositeEnv(std::make_shared<TameFileSystem>(opts.align_direct_reads))),
+      opts_(opts)
 {
 	// The DB takes these two directly; the wrapped composite Env serves the
 	// legacy Env file API with the same TameFileSystem.

@@ -624,32 +624,6 @@ static int rbuf_take(struct tame_reactor *r, size_t len, struct io_op *op)
 	return (int)slot;
 }
 
-/* The read in slot is done: its bytes to buf, the slot back. */
-static void rbuf_give_back(struct tame_reactor *r, int slot, void *buf, ssize_t res)
-{
-	if (res > 0)
-		memcpy(buf, r->rbuf_base + (size_t)slot * r->opts.read_buffer_bytes, (size_t)res);
-	r->rbuf_free[r->rbuf_nfree++] = (unsigned)slot;
-}
-
-/* One op on the stack, not read_batch's array of them: this is every Get's
- * read, on fiber stacks that may be as small as TAME_FIBER_MIN_STACK_BYTES. */
-ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off)
-{
-	struct tame_reactor *r = ring_for(IO_READ);
-	struct io_op op = {.kind = IO_READ, .fd = fd, .p1 = buf, .len = clamp_rw(len), .off = (uint64_t)off};
-	int slot;
-	ssize_t ret;
-
-	if (!r)
-		return SYS_RETRY(pread(fd, buf, len, off));
-	slot = rbuf_take(r, len, &op);
-	ret = io_run(r, &op);
-	if (slot >= 0)
-		rbuf_give_back(r, slot, buf, ret);
-	return ret;
-}
-
 /* --- unaligned direct reads (tame_io_read_direct_unaligned) --------------- */
 
 /* rbuf_slot of an op that reads into a buffer allocated for it (in p1). */
@@ -666,10 +640,9 @@ static bool align_ok(size_t align)
  * parts by the caller), op->skip where the request starts in it, and op->p1
  * a read buffer of r if one is free and large enough, else buf itself when
  * the request is the span and buf is aligned (RocksDB's prefetch buffers
- * are), else a buffer allocated for this read. Returns the request bytes the
- * span covers, or -ENOMEM.
+ * are), else a buffer allocated for this read. Returns 0 or -ENOMEM.
  */
-static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, void *buf, uint64_t pos,
+static int span_prep(struct tame_reactor *r, struct io_op *op, void *buf, uint64_t pos,
 			 size_t len, size_t align)
 {
 	uint64_t start = pos & ~(uint64_t)(align - 1);
@@ -693,14 +666,15 @@ static ssize_t span_prep(struct tame_reactor *r, struct io_op *op, void *buf, ui
 		op->p1 = bounce;
 		op->rbuf_slot = RBUF_BOUNCE;
 	}
-	return (ssize_t)want;
+	return 0;
 }
 
-/* The span read of op is done (res: its bytes or -errno): the request's
- * part of it, want bytes at op->skip, to buf; its buffer given back. Returns
- * the request bytes read (fewer than want at EOF) or -errno. */
+/* The read of op is done (res: its bytes or -errno): what it read from
+ * op->skip on, at most len bytes, to buf unless it read into buf; a read
+ * buffer or allocated span given back. Every direct read ends here. Returns
+ * the bytes for buf (fewer than asked at EOF) or -errno. */
 static ssize_t span_finish(struct tame_reactor *r, struct io_op *op, ssize_t res, void *buf,
-			   size_t want)
+			   size_t len)
 {
 	const char *span = op->rbuf_slot >= 0
 				   ? r->rbuf_base + (size_t)op->rbuf_slot * r->opts.read_buffer_bytes
@@ -708,7 +682,7 @@ static ssize_t span_finish(struct tame_reactor *r, struct io_op *op, ssize_t res
 	size_t got = 0;
 
 	if (res > (ssize_t)op->skip) {
-		got = (size_t)res - op->skip < want ? (size_t)res - op->skip : want;
+		got = (size_t)res - op->skip < len ? (size_t)res - op->skip : len;
 		if (span != buf)
 			memcpy(buf, span + op->skip, got);
 	}
@@ -720,6 +694,19 @@ static ssize_t span_finish(struct tame_reactor *r, struct io_op *op, ssize_t res
 	return res < 0 ? res : (ssize_t)got;
 }
 
+/* One op on the stack, not read_batch's array of them: this is every Get's
+ * read, on fiber stacks that may be as small as TAME_FIBER_MIN_STACK_BYTES. */
+ssize_t tame_io_read_direct(int fd, void *buf, size_t len, off_t off)
+{
+	struct tame_reactor *r = ring_for(IO_READ);
+	struct io_op op = {.kind = IO_READ, .fd = fd, .p1 = buf, .len = clamp_rw(len), .off = (uint64_t)off};
+
+	if (!r)
+		return SYS_RETRY(pread(fd, buf, len, off));
+	op.rbuf_slot = rbuf_take(r, len, &op);
+	return span_finish(r, &op, io_run(r, &op), buf, len);
+}
+
 ssize_t tame_io_read_direct_unaligned(int fd, void *buf, size_t len, off_t off, size_t align)
 {
 	struct tame_reactor *r = ring_for(IO_READ);
@@ -729,13 +716,13 @@ ssize_t tame_io_read_direct_unaligned(int fd, void *buf, size_t len, off_t off, 
 		return -EINVAL;
 	while (got < len) {
 		struct io_op op = {.fd = fd};
-		ssize_t want = span_prep(r, &op, (char *)buf + got, (uint64_t)off + got, len - got, align);
+		int rc = span_prep(r, &op, (char *)buf + got, (uint64_t)off + got, len - got, align);
 		ssize_t raw, res;
 
-		if (want < 0)
-			return want;
+		if (rc < 0)
+			return rc;
 		raw = r ? io_run(r, &op) : SYS_RETRY(pread(fd, (void *)op.p1, op.len, (off_t)op.off));
-		res = span_finish(r, &op, raw, (char *)buf + got, (size_t)want);
+		res = span_finish(r, &op, raw, (char *)buf + got, len - got);
 		if (res == -EINTR)
 			continue;
 		if (res < 0)
@@ -1059,14 +1046,61 @@ static void read_batch_off_fiber(struct tame_io_read_req *reqs, size_t n)
 		thread_batch(ring, reqs + i, n - i < THREAD_RING_ENTRIES ? n - i : THREAD_RING_ENTRIES);
 }
 
-static int read_batch(struct tame_io_read_req *reqs, size_t n, bool direct)
+/* tame_io_read_batch_direct_unaligned without the reactor's ring: each
+ * span into a buffer allocated for it, read as tame_io_read_batch would. A
+ * member refused before reading keeps its error in its op's res. */
+static int read_batch_unaligned_off_ring(struct tame_io_read_req *reqs, size_t n, size_t align)
+{
+	struct io_op *ops = calloc(n ? n : 1, sizeof(*ops));
+	struct tame_io_read_req *spans = calloc(n ? n : 1, sizeof(*spans));
+	size_t i;
+
+	if (!ops || !spans) {
+		free(ops);
+		free(spans);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		ops[i].res = reqs[i].off < 0 ? -EINVAL
+					     : span_prep(NULL, &ops[i], reqs[i].buf,
+							 (uint64_t)reqs[i].off, reqs[i].len, align);
+		/* a refused member reads nothing (and no descriptor) */
+		spans[i] = ops[i].res < 0 ? (struct tame_io_read_req){.fd = -1}
+					  : (struct tame_io_read_req){.fd = reqs[i].fd,
+								      .buf = (void *)ops[i].p1,
+								      .len = ops[i].len,
+								      .off = (off_t)ops[i].off};
+	}
+	if (tame_task_tls_)
+		for (i = 0; i < n; i++)
+			spans[i].res = read_one(&spans[i]);
+	else
+		read_batch_off_fiber(spans, n);
+	for (i = 0; i < n; i++)
+		reqs[i].res = ops[i].res < 0 ? ops[i].res
+					     : span_finish(NULL, &ops[i], spans[i].res, reqs[i].buf,
+							   reqs[i].len);
+	free(ops);
+	free(spans);
+	return (int)n;
+}
+
+/*
+ * The batch reads. direct: O_DIRECT reads that fit take the reactor's read
+ * buffers. align (unaligned direct reads): each member reads its aligned
+ * span (span_prep). A member refused before it is queued (negative offset,
+ * no memory for its span) has no batch and keeps its error in res.
+ */
+static int read_batch(struct tame_io_read_req *reqs, size_t n, bool direct, size_t align)
 {
 	struct tame_reactor *r = ring_for(IO_READ);
 	struct io_op stack_ops[IO_BATCH_STACK_OPS], *ops = stack_ops;
 	struct io_batch b;
 
-	if ((!reqs && n) || n > INT32_MAX)
+	if ((!reqs && n) || n > INT32_MAX || (align && !align_ok(align)))
 		return -EINVAL;
+	if (!r && align)
+		return read_batch_unaligned_off_ring(reqs, n, align);
 	if (!r) {
 		if (tame_task_tls_)
 			for (size_t i = 0; i < n; i++)
@@ -1077,98 +1111,21 @@ static int read_batch(struct tame_io_read_req *reqs, size_t n, bool direct)
 	}
 	if (n > IO_BATCH_STACK_OPS && !(ops = calloc(n, sizeof(*ops))))
 		return -ENOMEM;
-	b = (struct io_batch){.pending = (unsigned)n, .task = tame_task_tls_};
+	b = (struct io_batch){.task = tame_task_tls_};
 	for (size_t i = 0; i < n; i++) {
 		ops[i] = (struct io_op){.kind = IO_READ, .fd = reqs[i].fd, .p1 = reqs[i].buf,
 					.len = clamp_rw(reqs[i].len),
-					.off = (uint64_t)reqs[i].off, .batch = &b,
-					.rbuf_slot = -1};
-		if (direct)
+					.off = (uint64_t)reqs[i].off, .rbuf_slot = -1};
+		if (align)
+			ops[i].res = reqs[i].off < 0 ? -EINVAL
+						     : span_prep(r, &ops[i], reqs[i].buf,
+								 (uint64_t)reqs[i].off, reqs[i].len,
+								 align);
+		else if (direct)
 			ops[i].rbuf_slot = rbuf_take(r, reqs[i].len, &ops[i]);
-		io_queue(r, &ops[i]);
-	}
-	while (b.pending)
-		tame_park();
-	if (timing_io(r))
-		time_done(r, ops, n);
-	for (size_t i = 0; i < n; i++) {
-		reqs[i].res = ops[i].res;
-		if (ops[i].rbuf_slot >= 0)
-			rbuf_give_back(r, ops[i].rbuf_slot, reqs[i].buf, ops[i].res);
-	}
-	if (ops != stack_ops)
-		free(ops);
-	return (int)n;
-}
-
-/* tame_io_read_batch_direct_unaligned without the reactor's ring: each
- * span into a buffer allocated for it, read as tame_io_read_batch would. */
-static int read_batch_unaligned_off_ring(struct tame_io_read_req *reqs, size_t n, size_t align)
-{
-	struct io_op *ops = calloc(n ? n : 1, sizeof(*ops));
-	struct tame_io_read_req *spans = calloc(n ? n : 1, sizeof(*spans));
-	ssize_t *want = calloc(n ? n : 1, sizeof(*want));
-	size_t i;
-
-	if (!ops || !spans || !want) {
-		free(ops);
-		free(spans);
-		free(want);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		want[i] = reqs[i].off < 0 ? -EINVAL
-					  : span_prep(NULL, &ops[i], reqs[i].buf, (uint64_t)reqs[i].off,
-						      reqs[i].len, align);
-		/* a failed member reads nothing: an empty span at offset 0 */
-		spans[i] = (struct tame_io_read_req){
-		    .fd = reqs[i].fd, .buf = want[i] < 0 ? NULL : (void *)ops[i].p1,
-		    .len = want[i] < 0 ? 0 : ops[i].len, .off = (off_t)ops[i].off};
-	}
-	if (tame_task_tls_)
-		for (i = 0; i < n; i++)
-			spans[i].res = read_one(&spans[i]);
-	else
-		read_batch_off_fiber(spans, n);
-	for (i = 0; i < n; i++)
-		reqs[i].res = want[i] < 0 ? want[i]
-					  : span_finish(NULL, &ops[i], spans[i].res, reqs[i].buf,
-							(size_t)want[i]);
-	free(ops);
-	free(spans);
-	free(want);
-	return (int)n;
-}
-
-int tame_io_read_batch_direct_unaligned(struct tame_io_read_req *reqs, size_t n, size_t align)
-{
-	struct tame_reactor *r = ring_for(IO_READ);
-	struct io_op stack_ops[IO_BATCH_STACK_OPS], *ops = stack_ops;
-	ssize_t stack_want[IO_BATCH_STACK_OPS], *want = stack_want;
-	struct io_batch b;
-	size_t i;
-
-	if ((!reqs && n) || n > INT32_MAX || !align_ok(align))
-		return -EINVAL;
-	if (!r)
-		return read_batch_unaligned_off_ring(reqs, n, align);
-	if (n > IO_BATCH_STACK_OPS) {
-		ops = calloc(n, sizeof(*ops));
-		want = calloc(n, sizeof(*want));
-		if (!ops || !want) {
-			free(ops);
-			free(want);
-			return -ENOMEM;
-		}
-	}
-	b = (struct io_batch){.task = tame_task_tls_};
-	for (i = 0; i < n; i++) {
-		ops[i] = (struct io_op){.fd = reqs[i].fd, .batch = &b, .rbuf_slot = -1};
-		want[i] = reqs[i].off < 0 ? -EINVAL
-					  : span_prep(r, &ops[i], reqs[i].buf, (uint64_t)reqs[i].off, reqs[i].len,
-						      align);
-		if (want[i] < 0)
+		if (ops[i].res < 0)
 			continue;
+		ops[i].batch = &b;
 		b.pending++;
 		io_queue(r, &ops[i]);
 	}
@@ -1176,23 +1133,25 @@ int tame_io_read_batch_direct_unaligned(struct tame_io_read_req *reqs, size_t n,
 		tame_park();
 	if (timing_io(r))
 		time_done(r, ops, n);
-	for (i = 0; i < n; i++)
-		reqs[i].res = want[i] < 0 ? want[i]
-					  : span_finish(r, &ops[i], ops[i].res, reqs[i].buf,
-							(size_t)want[i]);
-	if (ops != stack_ops) {
+	for (size_t i = 0; i < n; i++)
+		reqs[i].res = ops[i].batch ? span_finish(r, &ops[i], ops[i].res, reqs[i].buf, reqs[i].len)
+					   : ops[i].res;
+	if (ops != stack_ops)
 		free(ops);
-		free(want);
-	}
 	return (int)n;
 }
 
 int tame_io_read_batch(struct tame_io_read_req *reqs, size_t n)
 {
-	return read_batch(reqs, n, false);
+	return read_batch(reqs, n, false, 0);
 }
 
 int tame_io_read_batch_direct(struct tame_io_read_req *reqs, size_t n)
 {
-	return read_batch(reqs, n, true);
+	return read_batch(reqs, n, true, 0);
+}
+
+int tame_io_read_batch_direct_unaligned(struct tame_io_read_req *reqs, size_t n, size_t align)
+{
+	return read_batch(reqs, n, true, align);
 }
