@@ -34,7 +34,9 @@
 //                    fibers, reads and writes they queued go to the kernel
 //                    once its last io_uring_enter is this old, instead of at
 //                    the end of the pass (0: after every fiber that queued
-//                    one; larger: fewer system calls, burstier device queue).
+//                    one but the pass's last, whose SQEs go with the enter
+//                    that ends the pass; larger: fewer system calls,
+//                    burstier device queue).
 //   read_buffers:N   0..65536, default 64: buffers per reactor for direct
 //                    reads (use_direct_reads) made on its fibers; 0: none.
 //                    A read that fits lands in one of them and is copied

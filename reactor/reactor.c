@@ -488,7 +488,11 @@ static void run_ready(struct tame_reactor *r)
 	do {
 		t = taskq_pop(&r->runq);
 		run_one(r, t);
-		io_submit_early(r);
+		/* After the pass's last fiber the loop enters the kernel at
+		 * once (to wait or to submit): an early enter here would be a
+		 * second system call for the same SQEs. */
+		if (t != last)
+			io_submit_early(r);
 	} while (t != last);
 	if (batch)
 		tame_fiber_batch_end();
