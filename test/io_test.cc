@@ -749,7 +749,10 @@ static tame_reactor_stats EarlySubmissionStats(int nfibers)
 	if (!r)
 		return {};
 	int p[2];
-	EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		ADD_FAILURE() << "pipe2: " << strerror(errno);
+		return {};
+	}
 	EXPECT_EQ(1, write(p[1], "x", 1));
 	char c = 0;
 	EXPECT_EQ(0, SpawnFn(r.get(), [&] { EXPECT_EQ(1, tame_io_read(p[0], &c, 1, -1)); }));
