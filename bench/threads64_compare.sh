@@ -290,10 +290,11 @@ dev_reads() {
 }
 
 # CPU seconds the whole machine has been busy (user, nice, system, irq,
-# softirq, steal): the run's own CPU subtracted from the change over a run
-# is what other processes (and interrupts) took meanwhile.
+# softirq; not steal, the hypervisor's): the run's own CPU subtracted from
+# the change over a run is what other processes (and interrupts) took
+# meanwhile.
 machine_busy() {
-	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
 }
 
 # The words, quoted only where a shell needs it.
@@ -621,7 +622,10 @@ if want read; then
 		mach+=" $(config_label "$c" | sed 's/, OS threads//; s/^tamerocks //') ${best_mach_us[$c]:--} us"
 		[ "$c" = default ] ||
 			mach+=" $(fmt_ratio "${best_mach_us[$c]:--}" "${best_mach_us[default]:-0}")"
-		mach+=" ($(fmt_ratio "${mean_mach_us[$c]:--}" "${mean_mach_us[default]:-0}"));"
+		mach+=" (mean ${mean_mach_us[$c]:--} us"
+		[ "$c" = default ] ||
+			mach+=" $(fmt_ratio "${mean_mach_us[$c]:--}" "${mean_mach_us[default]:-0}")"
+		mach+=");"
 	done
 	echo "${mach%;}"
 	echo " (interrupt work done while a process's threads sleep is charged to no process: the default"

@@ -70,7 +70,8 @@ struct tame_reactor_opts {
 	unsigned flags;		  /* TAME_REACTOR_* */
 	uint64_t submit_ns;	  /* while fibers run, hand queued SQEs to the
 				   * kernel once the last enter is this old;
-				   * 0 = after every fiber that queued one */
+				   * 0 = after every fiber that queued one but
+				   * the pass's last (the loop's enter follows) */
 	unsigned read_buffers;	  /* buffers for direct reads (tame_io_read_direct),
 				   * 0 = none; at most MAX_READ_BUFFERS */
 	size_t read_buffer_bytes; /* each, a multiple of 4096, at most
