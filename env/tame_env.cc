@@ -114,6 +114,7 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	ro.slice_ns = o.slice_us * 1000u;
 	ro.idle_poll_ns = o.idle_poll_us * 1000u;
 	ro.submit_ns = o.submit_us * 1000u;
+	ro.submit_depth = o.submit_depth;
 	ro.read_buffers = o.read_buffers;
 	ro.read_buffer_bytes = (size_t)o.read_buffer_kib << 10;
 	ro.flags = (o.sync_fallback ? TAME_REACTOR_SYNC_FALLBACK : 0u) |

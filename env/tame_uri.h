@@ -37,6 +37,14 @@
 //                    one but the pass's last, whose SQEs go with the enter
 //                    that ends the pass; larger: fewer system calls,
 //                    burstier device queue).
+//   submit_depth:N   0..1000000, default 16: ... and only while fewer than
+//                    N of the reactor's operations are in the kernel; with
+//                    N or more the device has work, and the pass's reads
+//                    go together with the enter that ends it: one plugged
+//                    batch, one doorbell, instead of several (0: never
+//                    before the pass ends; a large N: whenever submit_us
+//                    allows). A fast device that drains N reads in less
+//                    than a pass wants a larger N.
 //   read_buffers:N   0..65536, default 64: buffers per reactor for direct
 //                    reads (use_direct_reads) made on its fibers; 0: none.
 //                    A read that fits lands in one of them and is copied
@@ -95,6 +103,7 @@ struct TameEnvOptions {
 	uint64_t slice_us = 500;
 	uint64_t idle_poll_us = 50;
 	uint64_t submit_us = 50;
+	unsigned submit_depth = 16;
 	unsigned read_buffers = 64;
 	unsigned read_buffer_kib = 32;
 	bool sync_fallback = true;

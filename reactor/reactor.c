@@ -46,6 +46,7 @@ void tame_reactor_opts_init(struct tame_reactor_opts *o)
 		.idle_poll_ns = TAME_REACTOR_DEFAULT_IDLE_POLL_NS,
 		.flags = 0,
 		.submit_ns = TAME_REACTOR_DEFAULT_SUBMIT_NS,
+		.submit_depth = TAME_REACTOR_DEFAULT_SUBMIT_DEPTH,
 		.read_buffers = TAME_REACTOR_DEFAULT_READ_BUFFERS,
 		.read_buffer_bytes = TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES,
 	};

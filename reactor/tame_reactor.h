@@ -39,6 +39,7 @@ struct statx;
 #define TAME_REACTOR_DEFAULT_SLICE_NS 500000ull
 #define TAME_REACTOR_DEFAULT_IDLE_POLL_NS 50000ull
 #define TAME_REACTOR_DEFAULT_SUBMIT_NS 50000ull
+#define TAME_REACTOR_DEFAULT_SUBMIT_DEPTH 16u
 #define TAME_REACTOR_DEFAULT_READ_BUFFERS 64u
 #define TAME_REACTOR_MAX_READ_BUFFERS 65536u
 #define TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES ((size_t)32 << 10)
@@ -72,6 +73,9 @@ struct tame_reactor_opts {
 				   * kernel once the last enter is this old;
 				   * 0 = after every fiber that queued one but
 				   * the pass's last (the loop's enter follows) */
+	unsigned submit_depth;	  /* ... and only while fewer than this many of
+				   * the reactor's operations are in the kernel;
+				   * 0 = never before the pass ends */
 	unsigned read_buffers;	  /* buffers for direct reads (tame_io_read_direct),
 				   * 0 = none; at most MAX_READ_BUFFERS */
 	size_t read_buffer_bytes; /* each, a multiple of 4096, at most

@@ -789,6 +789,79 @@ TEST(IoTiming, TheLastFiberOfAPassLeavesItsSubmissionToTheLoopsOwnEnter)
 	EXPECT_GE(st.io_enters, 1u);
 }
 
+/* IN_KERNEL fibers wait in the kernel for a pipe nobody has written yet.
+ * In the next pass two fibers read a byte each from a pipe that holds them;
+ * returns the early enters made between that pass's fibers (submit_ns 0:
+ * every one that submit_depth allows), or -1 if the reads went wrong. */
+static int64_t EarlyEntersWithReadsInTheKernel(int in_kernel, unsigned submit_depth)
+{
+	tame_reactor_opts opts = DefaultOpts();
+	opts.submit_ns = 0;
+	opts.submit_depth = submit_depth;
+	ReactorPtr r = MakeReactor(opts);
+	EXPECT_TRUE(r);
+	if (!r)
+		return -1;
+	int idle[2], ready[2];
+	if (pipe2(idle, O_CLOEXEC) != 0 || pipe2(ready, O_CLOEXEC) != 0) {
+		ADD_FAILURE() << "pipe2: " << strerror(errno);
+		return -1;
+	}
+	EXPECT_EQ(2, write(ready[1], "yy", 2));
+	int idle_got = 0, ready_got = 0;
+	uint64_t before = 0, after = 0;
+	for (int i = 0; i < in_kernel; i++)
+		EXPECT_EQ(0, SpawnFn(r.get(), [&] {
+			char c = 0;
+			EXPECT_EQ(1, tame_io_read(idle[0], &c, 1, -1));
+			idle_got += c == 'x';
+		}));
+	for (int i = 0; i < 2; i++)
+		EXPECT_EQ(0, SpawnFn(r.get(), [&, i] {
+			tame_yield(); // to the next pass, after the idle reads went in
+			if (i == 0)
+				before = StatsOf(r.get()).early_enters;
+			char c = 0;
+			EXPECT_EQ(1, tame_io_read(ready[0], &c, 1, -1));
+			ready_got += c == 'y';
+		}));
+	EXPECT_EQ(0, SpawnFn(r.get(), [&] {
+		tame_yield(); // the pass's last fiber
+		after = StatsOf(r.get()).early_enters;
+		std::string bytes(in_kernel, 'x');
+		EXPECT_EQ((ssize_t)in_kernel, write(idle[1], bytes.data(), bytes.size()));
+	}));
+	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	EXPECT_EQ(in_kernel, idle_got);
+	EXPECT_EQ(2, ready_got);
+	for (int fd : {idle[0], idle[1], ready[0], ready[1]})
+		close(fd);
+	if (idle_got != in_kernel || ready_got != 2)
+		return -1;
+	return (int64_t)(after - before);
+}
+
+// A short device queue: each of the pass's two reads goes to the kernel as
+// soon as its fiber parks.
+TEST(IoSubmitDepth, ReadsGoEarlyWhileFewerThanSubmitDepthAreInTheKernel)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	EXPECT_EQ(2, EarlyEntersWithReadsInTheKernel(4, 16));
+	EXPECT_EQ(2, EarlyEntersWithReadsInTheKernel(0, 1));
+}
+
+// A device with submit_depth operations already: the pass's reads wait for
+// the loop's own enter and go to the kernel together (and still complete).
+TEST(IoSubmitDepth, ReadsWaitForTheEndOfThePassWhileSubmitDepthAreInTheKernel)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(4, 4));
+	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(16, TAME_REACTOR_DEFAULT_SUBMIT_DEPTH));
+	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(0, 0)) << "submit_depth 0 never submits early";
+}
+
 TEST(IoTiming, UnknownReactorFlagsAreRefused)
 {
 	tame_reactor_opts opts = DefaultOpts();
