@@ -65,7 +65,8 @@
 //                    counters to stderr: fibers resumed, operations, enters,
 //                    sleeps, and per operation the mean time queued, in the
 //                    kernel and completed-but-waiting for the reactor
-//                    (the figures to tune submit_us and fg_reactors with).
+//                    (the figures to tune submit_us, submit_depth and
+//                    fg_reactors with).
 //   align_direct_reads:B  true (default) | false: a file RocksDB opens for
 //                    random access with use_direct_reads (SST and blob
 //                    reads) still reads with O_DIRECT, past the page cache,
