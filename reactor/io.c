@@ -47,6 +47,37 @@ static const uint8_t io_opcode[IO_KIND_COUNT] = {
 	[IO_READ_FIXED] = IORING_OP_READ_FIXED,
 };
 
+/*
+ * Operations in the kernel, summed over all of this process's reactors: the
+ * queue of the device(s) they share, which io_submit_early compares with
+ * submit_depth. Each reactor adds the change in its own count after every
+ * reap, and before it sleeps in an enter that submits.
+ */
+static atomic_long io_in_kernel_all;
+
+static void publish_in_kernel(struct tame_reactor *r, unsigned n)
+{
+	if (n == r->in_kernel_published)
+		return;
+	atomic_fetch_add_explicit(&io_in_kernel_all, (long)n - (long)r->in_kernel_published,
+				  memory_order_relaxed);
+	r->in_kernel_published = n;
+}
+
+uint64_t io_in_kernel_total(void)
+{
+	long n = atomic_load_explicit(&io_in_kernel_all, memory_order_relaxed);
+
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/* In flight counts queued SQEs too (and an op waiting to be retried, which
+ * is neither; the reactor's eventfd read is not counted). */
+static unsigned in_kernel(struct tame_reactor *r, unsigned queued)
+{
+	return r->inflight > queued ? r->inflight - queued : 0;
+}
+
 /* --- setup ---------------------------------------------------------------- */
 
 static void read_sysctl(const char *path, char *buf, size_t len)
@@ -179,6 +210,7 @@ void io_ring_teardown(struct tame_reactor *r)
 			while (r->efd_armed)
 				io_wait(r, 1000000);
 	}
+	publish_in_kernel(r, 0);
 	io_uring_queue_exit(&r->ring);
 	r->have_ring = false;
 }
@@ -323,20 +355,17 @@ void io_submit(struct tame_reactor *r, bool get_events)
  * and an early enter would only cut the pass's reads into more, smaller
  * batches. Each batch costs the kernel a dispatch and the virtual disk a
  * doorbell (a VM exit), and one or two reads are not even plugged; held
- * until the pass ends they go as one.
+ * until the pass ends they go as one. The operations counted are those of
+ * every reactor of the process: two reactors reading one disk each see the
+ * other's reads keep it busy.
  */
 void io_submit_early(struct tame_reactor *r)
 {
-	unsigned queued, in_kernel;
-
-	if (!r->have_ring || !(queued = io_uring_sq_ready(&r->ring)))
+	if (!r->have_ring || !io_uring_sq_ready(&r->ring))
 		return;
-	/* In flight counts queued SQEs too (and an op waiting to be retried,
-	 * which is neither; the reactor's eventfd read is not counted).
-	 * Checked before the clock: with a long device queue, every fiber of
+	/* Checked before the clock: with a long device queue, every fiber of
 	 * a pass ends here, and needs no clock read to be told so. */
-	in_kernel = r->inflight > queued ? r->inflight - queued : 0;
-	if (in_kernel >= r->opts.submit_depth)
+	if (io_in_kernel_total() >= r->opts.submit_depth)
 		return;
 	if (tame_now_ns() - r->last_enter_ns < r->opts.submit_ns)
 		return;
@@ -416,6 +445,7 @@ unsigned io_reap(struct tame_reactor *r)
 		STAT_ADD(r, cqes_reaped, k);
 		total += n;
 	}
+	publish_in_kernel(r, in_kernel(r, io_uring_sq_ready(&r->ring)));
 	return total;
 }
 
@@ -468,6 +498,8 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 		before = io_uring_sq_ready(&r->ring);
 		if (timing_io(r))
 			stamp_submitted(r);
+		/* Others see this sleeping reactor's reads as in the kernel. */
+		publish_in_kernel(r, in_kernel(r, 0));
 		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &kts : NULL, NULL);
 		r->last_enter_ns = tame_now_ns();
 		STAT_INC(r, io_enters);

@@ -666,4 +666,5 @@ void tame_reactor_get_stats(const struct tame_reactor *r, struct tame_reactor_st
 	LOAD(read_buf_bypassed);
 	LOAD(read_buf_allocated);
 #undef LOAD
+	out->io_in_kernel_all = io_in_kernel_total();
 }

@@ -178,6 +178,7 @@ struct tame_reactor {
 	bool op_supported[IO_KIND_COUNT];
 	char backend[96];
 	unsigned inflight;
+	unsigned in_kernel_published; /* this reactor's part of io_in_kernel_all */
 	uint64_t last_enter_ns; /* io_submit_early: when the kernel last saw the SQ */
 	struct io_op efd_op;
 	uint64_t efd_value;
@@ -230,6 +231,7 @@ unsigned io_reap(struct tame_reactor *r);
 void io_submit(struct tame_reactor *r, bool get_events);
 void io_submit_early(struct tame_reactor *r);
 bool io_busy(struct tame_reactor *r);
+uint64_t io_in_kernel_total(void);
 int io_wait(struct tame_reactor *r, uint64_t timeout_ns);
 
 #endif /* TAME_REACTOR_INTERNAL_H */

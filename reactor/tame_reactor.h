@@ -160,6 +160,10 @@ struct tame_reactor_stats {
 	uint64_t read_buf_bypassed;
 	/* of those, unaligned spans read into memory allocated for them */
 	uint64_t read_buf_allocated;
+	/* Not this reactor's: operations in the kernel across all reactors
+	 * of the process when read, the device queue submit_depth is
+	 * compared with. */
+	uint64_t io_in_kernel_all;
 };
 
 /* Snapshot the counters; any thread (values are individually atomic). */

@@ -9,10 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -789,11 +792,14 @@ TEST(IoTiming, TheLastFiberOfAPassLeavesItsSubmissionToTheLoopsOwnEnter)
 	EXPECT_GE(st.io_enters, 1u);
 }
 
-/* IN_KERNEL fibers wait in the kernel for a pipe nobody has written yet.
- * In the next pass two fibers read a byte each from a pipe that holds them;
- * returns the early enters made between that pass's fibers (submit_ns 0:
- * every one that submit_depth allows), or -1 if the reads went wrong. */
-static int64_t EarlyEntersWithReadsInTheKernel(int in_kernel, unsigned submit_depth)
+/* IN_KERNEL fibers wait in the kernel for a pipe nobody has written yet:
+ * on the measured reactor, or with OTHER_REACTOR on a second reactor run by
+ * another thread. In the measured reactor's next pass two fibers read a
+ * byte each from a pipe that holds them; returns the early enters made
+ * between that pass's fibers (submit_ns 0: every one that submit_depth
+ * allows), or -1 if the reads went wrong. */
+static int64_t EarlyEntersWithReadsInTheKernel(int in_kernel, unsigned submit_depth,
+					       bool other_reactor = false)
 {
 	tame_reactor_opts opts = DefaultOpts();
 	opts.submit_ns = 0;
@@ -808,14 +814,42 @@ static int64_t EarlyEntersWithReadsInTheKernel(int in_kernel, unsigned submit_de
 		return -1;
 	}
 	EXPECT_EQ(2, write(ready[1], "yy", 2));
-	int idle_got = 0, ready_got = 0;
+	std::atomic<int> idle_got{0};
+	int ready_got = 0;
 	uint64_t before = 0, after = 0;
-	for (int i = 0; i < in_kernel; i++)
-		EXPECT_EQ(0, SpawnFn(r.get(), [&] {
-			char c = 0;
-			EXPECT_EQ(1, tame_io_read(idle[0], &c, 1, -1));
-			idle_got += c == 'x';
-		}));
+	auto idle_reader = [&] {
+		char c = 0;
+		EXPECT_EQ(1, tame_io_read(idle[0], &c, 1, -1));
+		idle_got += c == 'x';
+	};
+	auto release_idle = [&] {
+		std::string bytes(in_kernel, 'x');
+		EXPECT_EQ((ssize_t)in_kernel, write(idle[1], bytes.data(), bytes.size()));
+	};
+	std::thread other;
+	std::atomic<bool> started{false};
+	if (other_reactor) {
+		other = std::thread([&] {
+			ReactorPtr o = MakeReactor(DefaultOpts());
+			for (int i = 0; o && i < in_kernel; i++)
+				EXPECT_EQ(0, SpawnFn(o.get(), idle_reader));
+			started = true;
+			if (o) {
+				EXPECT_EQ(0, tame_reactor_run(o.get(), TAME_RUN_UNTIL_EMPTY));
+			}
+		});
+		while (!started)
+			std::this_thread::yield();
+		/* Until the other reactor sleeps with its reads in the kernel. */
+		uint64_t deadline = tame_now_ns() + 10000 * tame_test::kNsPerMs;
+		while (StatsOf(r.get()).io_in_kernel_all < (uint64_t)in_kernel &&
+		       tame_now_ns() < deadline)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		EXPECT_EQ((uint64_t)in_kernel, StatsOf(r.get()).io_in_kernel_all);
+	} else {
+		for (int i = 0; i < in_kernel; i++)
+			EXPECT_EQ(0, SpawnFn(r.get(), idle_reader));
+	}
 	for (int i = 0; i < 2; i++)
 		EXPECT_EQ(0, SpawnFn(r.get(), [&, i] {
 			tame_yield(); // to the next pass, after the idle reads went in
@@ -828,11 +862,15 @@ static int64_t EarlyEntersWithReadsInTheKernel(int in_kernel, unsigned submit_de
 	EXPECT_EQ(0, SpawnFn(r.get(), [&] {
 		tame_yield(); // the pass's last fiber
 		after = StatsOf(r.get()).early_enters;
-		std::string bytes(in_kernel, 'x');
-		EXPECT_EQ((ssize_t)in_kernel, write(idle[1], bytes.data(), bytes.size()));
+		if (!other_reactor)
+			release_idle();
 	}));
 	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
-	EXPECT_EQ(in_kernel, idle_got);
+	if (other_reactor) {
+		release_idle();
+		other.join();
+	}
+	EXPECT_EQ(in_kernel, idle_got.load());
 	EXPECT_EQ(2, ready_got);
 	for (int fd : {idle[0], idle[1], ready[0], ready[1]})
 		close(fd);
@@ -849,6 +887,7 @@ TEST(IoSubmitDepth, ReadsGoEarlyWhileFewerThanSubmitDepthAreInTheKernel)
 		GTEST_SKIP() << "no io_uring here";
 	EXPECT_EQ(2, EarlyEntersWithReadsInTheKernel(4, 16));
 	EXPECT_EQ(2, EarlyEntersWithReadsInTheKernel(0, 1));
+	EXPECT_EQ(2, EarlyEntersWithReadsInTheKernel(4, 5, true));
 }
 
 // A device with submit_depth operations already: the pass's reads wait for
@@ -860,6 +899,17 @@ TEST(IoSubmitDepth, ReadsWaitForTheEndOfThePassWhileSubmitDepthAreInTheKernel)
 	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(4, 4));
 	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(16, TAME_REACTOR_DEFAULT_SUBMIT_DEPTH));
 	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(0, 0)) << "submit_depth 0 never submits early";
+}
+
+// Reactors share the disk: reads another reactor has in the kernel count
+// toward submit_depth, so two reactors do not each cut their passes into
+// small batches while the device already holds both reactors' reads.
+TEST(IoSubmitDepth, ReadsOfAnotherReactorCountTowardSubmitDepth)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(4, 4, true));
+	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(16, TAME_REACTOR_DEFAULT_SUBMIT_DEPTH, true));
 }
 
 TEST(IoTiming, UnknownReactorFlagsAreRefused)
