@@ -115,6 +115,8 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	ro.idle_poll_ns = o.idle_poll_us * 1000u;
 	ro.submit_ns = o.submit_us * 1000u;
 	ro.submit_depth = o.submit_depth;
+	ro.wake_batch = o.wake_batch;
+	ro.wake_wait_ns = o.wake_wait_us * 1000u;
 	ro.read_buffers = o.read_buffers;
 	ro.read_buffer_bytes = (size_t)o.read_buffer_kib << 10;
 	ro.flags = (o.sync_fallback ? TAME_REACTOR_SYNC_FALLBACK : 0u) |
@@ -142,7 +144,7 @@ void PrintStats(tame_reactor *r, const char *name)
 		fprintf(stderr,
 		        "tamerocks: stats: reactor %s (%s): %llu fiber resumes, %llu "
 		        "parks, %llu yields; %llu I/O operations in %llu enters (%llu early), "
-		        "%llu sleeps; per operation: %.1f us queued, %.1f us in the "
+		        "%llu sleeps (%llu batched); per operation: %.1f us queued, %.1f us in the "
 		        "kernel, %.1f us completed until its fiber ran; direct reads: %llu "
 		        "through read buffers (%llu registered), %llu not (%llu of them "
 		        "into memory allocated for an unaligned read)\n",
@@ -150,7 +152,8 @@ void PrintStats(tame_reactor *r, const char *name)
 		        (unsigned long long)st.switches, (unsigned long long)st.parks,
 		        (unsigned long long)st.yields, (unsigned long long)st.io_timed,
 		        (unsigned long long)st.io_enters, (unsigned long long)st.early_enters,
-		        (unsigned long long)st.sleeps, st.io_queued_ns / n / 1e3,
+		        (unsigned long long)st.sleeps, (unsigned long long)st.batched_sleeps,
+		        st.io_queued_ns / n / 1e3,
 		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3,
 		        (unsigned long long)st.read_buf_reads, (unsigned long long)st.read_buf_fixed,
 		        (unsigned long long)st.read_buf_bypassed,

@@ -45,6 +45,19 @@
 //                    before the pass ends; a large N: whenever submit_us
 //                    allows). A fast device that drains N reads in less
 //                    than a pass wants a larger N.
+//   wake_batch:N     1..4096, default 8: a reactor with nothing to run
+//                    and K of its operations in the kernel sleeps until
+//                    min(N, K / 2) of them complete, or until one has and
+//                    wake_wait_us have passed: one wake-up and one batch of
+//                    new reads for several completions, instead of one per
+//                    completion (1: wake at the first, as before). Needs
+//                    the kernel's min_wait (Linux 6.12); without it the
+//                    reactor wakes at the first completion.
+//   wake_wait_us:N   0..1000000, default 50: the longest a completion waits
+//                    for the others; a wake from another thread (a mutex,
+//                    a condvar, a spawn) may wait as long while the
+//                    reactor sleeps with 4 or more operations in the
+//                    kernel (0: no batching).
 //   read_buffers:N   0..65536, default 64: buffers per reactor for direct
 //                    reads (use_direct_reads) made on its fibers; 0: none.
 //                    A read that fits lands in one of them and is copied
@@ -105,6 +118,8 @@ struct TameEnvOptions {
 	uint64_t idle_poll_us = 50;
 	uint64_t submit_us = 50;
 	unsigned submit_depth = 16;
+	unsigned wake_batch = 8;
+	uint64_t wake_wait_us = 50;
 	unsigned read_buffers = 64;
 	unsigned read_buffer_kib = 32;
 	bool sync_fallback = true;

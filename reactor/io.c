@@ -16,12 +16,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <valgrind/valgrind.h>
 
 #include "reactor_internal.h"
 
+/* Linux 6.12: io_uring_getevents_arg's pad is min_wait_usec. liburing 2.3
+ * predates both. */
+#define FEAT_MIN_TIMEOUT (1U << 15)
 #define IO_RETRY_LIMIT 1000
 #define IO_REAP_BATCH 64
 /* The kernel caps one read/write at about 2 GiB; SQE lengths are 32 bits. */
@@ -191,10 +195,12 @@ int io_ring_setup(struct tame_reactor *r)
 		return fallback_ok ? 0 : ret;
 	}
 	r->have_ring = true;
-	snprintf(r->backend, sizeof(r->backend), "io_uring%s%s%s",
+	r->min_wait = r->ring.features & FEAT_MIN_TIMEOUT;
+	snprintf(r->backend, sizeof(r->backend), "io_uring%s%s%s%s",
 		 flags & IORING_SETUP_SINGLE_ISSUER ? "+single_issuer" : "",
 		 flags & IORING_SETUP_DEFER_TASKRUN ? "+defer_taskrun" : "",
-		 flags & IORING_SETUP_COOP_TASKRUN ? "+coop_taskrun" : "");
+		 flags & IORING_SETUP_COOP_TASKRUN ? "+coop_taskrun" : "",
+		 r->min_wait ? "+min_wait" : "");
 	return 0;
 }
 
@@ -471,6 +477,48 @@ void io_arm_eventfd(struct tame_reactor *r)
 	r->efd_armed = true;
 }
 
+/*
+ * How many completions a sleep with n operations in the kernel waits for
+ * (wake_batch): half of them at most, so that a few reads in flight are
+ * never held back for one another.
+ */
+static unsigned wake_nr(const struct tame_reactor *r, unsigned n)
+{
+	unsigned want = n / 2 < r->opts.wake_batch ? n / 2 : r->opts.wake_batch;
+
+	if (!r->min_wait || !r->opts.wake_wait_ns || want < 2)
+		return 1;
+	return want;
+}
+
+/*
+ * Submit the SQ and sleep until nr completions, or the first one once
+ * wake_wait_ns have passed (the kernel's min_wait: IORING_FEAT_MIN_TIMEOUT,
+ * Linux 6.12), or *ts. liburing 2.3 cannot pass min_wait_usec (the pad of
+ * its io_uring_getevents_arg), hence the direct system call, with the SQ
+ * tail published as liburing's __io_uring_flush_sq does. Returns the
+ * enter's result: -ETIME and -EINTR are ordinary wake-ups.
+ */
+static int enter_batched(struct tame_reactor *r, unsigned nr, struct __kernel_timespec *ts)
+{
+	struct io_uring_sq *sq = &r->ring.sq;
+	struct __kernel_timespec forever = {.tv_sec = 3600};
+	struct io_uring_getevents_arg arg = {
+		.pad = (__u32)((r->opts.wake_wait_ns + 999) / 1000),
+		.ts = (__u64)(uintptr_t)(ts ? ts : &forever),
+	};
+	unsigned tail = sq->sqe_tail;
+	long ret;
+
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	ret = syscall(__NR_io_uring_enter, r->ring.ring_fd, tail - io_uring_smp_load_acquire(sq->khead),
+		      nr, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+	return ret < 0 ? -errno : (int)ret;
+}
+
 int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 {
 	struct __kernel_timespec kts;
@@ -485,7 +533,7 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 	}
 	if (r->have_ring) {
 		struct io_uring_cqe *cqe;
-		unsigned before;
+		unsigned before, nr;
 
 		io_arm_eventfd(r);
 		/* Arming may have flushed a full SQ and reaped completions that
@@ -500,7 +548,18 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 			stamp_submitted(r);
 		/* Others see this sleeping reactor's reads as in the kernel. */
 		publish_in_kernel(r, in_kernel(r, 0));
-		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &kts : NULL, NULL);
+		nr = wake_nr(r, in_kernel(r, 0));
+		if (nr > 1) {
+			STAT_INC(r, batched_sleeps);
+			if (enter_batched(r, nr, timed ? &kts : NULL) == -EINVAL) {
+				/* Not the min_wait this kernel advertised: wake
+				 * at the first completion from now on. */
+				r->min_wait = false;
+				nr = 1;
+			}
+		}
+		if (nr == 1)
+			io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &kts : NULL, NULL);
 		r->last_enter_ns = tame_now_ns();
 		STAT_INC(r, io_enters);
 		STAT_ADD(r, sqes_submitted, before - io_uring_sq_ready(&r->ring));

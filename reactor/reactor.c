@@ -49,6 +49,8 @@ void tame_reactor_opts_init(struct tame_reactor_opts *o)
 		.submit_depth = TAME_REACTOR_DEFAULT_SUBMIT_DEPTH,
 		.read_buffers = TAME_REACTOR_DEFAULT_READ_BUFFERS,
 		.read_buffer_bytes = TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES,
+		.wake_batch = TAME_REACTOR_DEFAULT_WAKE_BATCH,
+		.wake_wait_ns = TAME_REACTOR_DEFAULT_WAKE_WAIT_NS,
 	};
 }
 
@@ -82,6 +84,9 @@ static int check_opts(struct tame_reactor_opts *o)
 	    (!o->read_buffer_bytes || o->read_buffer_bytes % 4096 ||
 	     o->read_buffer_bytes > TAME_REACTOR_MAX_READ_BUFFER_BYTES ||
 	     o->read_buffer_bytes * o->read_buffers > TAME_REACTOR_MAX_READ_BUFFER_POOL_BYTES))
+		return -EINVAL;
+	if (!o->wake_batch || o->wake_batch > TAME_REACTOR_MAX_WAKE_BATCH ||
+	    o->wake_wait_ns > TAME_REACTOR_MAX_WAKE_WAIT_NS)
 		return -EINVAL;
 	return 0;
 }
@@ -657,6 +662,7 @@ void tame_reactor_get_stats(const struct tame_reactor *r, struct tame_reactor_st
 	LOAD(sleeps);
 	LOAD(loop_turns);
 	LOAD(early_enters);
+	LOAD(batched_sleeps);
 	LOAD(io_timed);
 	LOAD(io_queued_ns);
 	LOAD(io_kernel_ns);

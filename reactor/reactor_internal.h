@@ -158,7 +158,7 @@ struct reactor_stats {
 	atomic_uint_least64_t fibers_spawned, fibers_exited, fibers_live,
 		switches, parks, wakes_remote, yields, sqes_submitted,
 		cqes_reaped, io_enters, inbox_msgs, inbox_full, timers_fired,
-		sleeps, loop_turns, early_enters, io_timed, io_queued_ns,
+		sleeps, loop_turns, early_enters, batched_sleeps, io_timed, io_queued_ns,
 		io_kernel_ns, io_resume_ns, read_buf_reads, read_buf_fixed,
 		read_buf_bypassed, read_buf_allocated;
 };
@@ -176,6 +176,7 @@ struct tame_reactor {
 	bool have_ring;
 	struct io_uring ring;
 	bool op_supported[IO_KIND_COUNT];
+	bool min_wait; /* the kernel takes min_wait_usec (wake_batch) */
 	char backend[96];
 	unsigned inflight;
 	unsigned in_kernel_published; /* this reactor's part of io_in_kernel_all */

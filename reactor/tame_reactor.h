@@ -40,6 +40,10 @@ struct statx;
 #define TAME_REACTOR_DEFAULT_IDLE_POLL_NS 50000ull
 #define TAME_REACTOR_DEFAULT_SUBMIT_NS 50000ull
 #define TAME_REACTOR_DEFAULT_SUBMIT_DEPTH 16u
+#define TAME_REACTOR_DEFAULT_WAKE_BATCH 8u
+#define TAME_REACTOR_MAX_WAKE_BATCH 4096u
+#define TAME_REACTOR_DEFAULT_WAKE_WAIT_NS 50000ull
+#define TAME_REACTOR_MAX_WAKE_WAIT_NS 1000000000ull
 #define TAME_REACTOR_DEFAULT_READ_BUFFERS 64u
 #define TAME_REACTOR_MAX_READ_BUFFERS 65536u
 #define TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES ((size_t)32 << 10)
@@ -81,6 +85,15 @@ struct tame_reactor_opts {
 	size_t read_buffer_bytes; /* each, a multiple of 4096, at most
 				   * MAX_READ_BUFFER_BYTES; all of them together
 				   * at most MAX_READ_BUFFER_POOL_BYTES */
+	unsigned wake_batch;	  /* sleeping with K of its operations in the
+				   * kernel, the reactor asks to be woken by
+				   * min(wake_batch, K / 2) completions ... */
+	uint64_t wake_wait_ns;	  /* ... or by the first once this long has
+				   * passed (the kernel's min_wait, 6.12+;
+				   * without it, or with wake_batch 1 or
+				   * wake_wait_ns 0, by the first completion).
+				   * wake_batch 1..MAX_WAKE_BATCH, wake_wait_ns
+				   * at most MAX_WAKE_WAIT_NS */
 };
 
 /* Fill opts with the defaults above. */
@@ -164,6 +177,8 @@ struct tame_reactor_stats {
 	 * of the process when read, the device queue submit_depth is
 	 * compared with. */
 	uint64_t io_in_kernel_all;
+	/* sleeps that asked for more than one completion (wake_batch) */
+	uint64_t batched_sleeps;
 };
 
 /* Snapshot the counters; any thread (values are individually atomic). */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -910,6 +911,191 @@ TEST(IoSubmitDepth, ReadsOfAnotherReactorCountTowardSubmitDepth)
 		GTEST_SKIP() << "no io_uring here";
 	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(4, 4, true));
 	EXPECT_EQ(0, EarlyEntersWithReadsInTheKernel(16, TAME_REACTOR_DEFAULT_SUBMIT_DEPTH, true));
+}
+
+/* wake_batch: N fibers each wait in the kernel for a byte from a pipe of
+ * their own; WRITER runs on another thread with the write ends. */
+struct PipeReaders {
+	std::vector<std::array<int, 2>> pipes;
+	std::vector<uint64_t> resumed_turn; // the reactor's loop turn at resume
+	std::atomic<int> resumed{0};
+
+	explicit PipeReaders(int n) : pipes(n), resumed_turn(n, 0)
+	{
+		for (auto &p : pipes)
+			EXPECT_EQ(0, pipe2(p.data(), O_CLOEXEC)) << strerror(errno);
+	}
+	~PipeReaders()
+	{
+		for (auto &p : pipes) {
+			close(p[0]);
+			close(p[1]);
+		}
+	}
+	void Spawn(tame_reactor *r)
+	{
+		for (size_t i = 0; i < pipes.size(); i++)
+			EXPECT_EQ(0, SpawnFn(r, [this, r, i] {
+				char c = 0;
+				EXPECT_EQ(1, tame_io_read(pipes[i][0], &c, 1, -1));
+				resumed_turn[i] = StatsOf(r).loop_turns;
+				resumed++;
+			}));
+	}
+	void Release(size_t i) { EXPECT_EQ(1, write(pipes[i][1], "x", 1)); }
+};
+
+static bool KernelHasMinWait(tame_reactor *r)
+{
+	return strstr(tame_reactor_backend(r), "+min_wait") != nullptr;
+}
+
+/* Until r sleeps with its operations in the kernel, batched if it can. */
+static void AwaitSleep(tame_reactor *r, bool batched)
+{
+	uint64_t deadline = tame_now_ns() + 10000 * tame_test::kNsPerMs;
+	while ((batched ? StatsOf(r).batched_sleeps : StatsOf(r).sleeps) == 0 &&
+	       tame_now_ns() < deadline)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// Eight reads in the kernel: the reactor sleeps for four completions, but
+// one completion alone wakes it once wake_wait_ns have passed: a read is
+// never held back for reads that may never come.
+TEST(IoWakeBatch, OneCompletionWakesTheReactorOnceWakeWaitHasPassed)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	tame_reactor_opts opts = DefaultOpts();
+	opts.wake_batch = 8;
+	opts.wake_wait_ns = 1 * tame_test::kNsPerMs;
+	ReactorPtr r = MakeReactor(opts);
+	ASSERT_TRUE(r);
+	bool min_wait = KernelHasMinWait(r.get());
+	PipeReaders readers(8);
+	readers.Spawn(r.get());
+	bool alone = false;
+	std::thread writer([&] {
+		AwaitSleep(r.get(), min_wait);
+		readers.Release(0);
+		uint64_t deadline = tame_now_ns() + 10000 * tame_test::kNsPerMs;
+		while (readers.resumed == 0 && tame_now_ns() < deadline)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		alone = readers.resumed == 1;
+		for (size_t i = 1; i < readers.pipes.size(); i++)
+			readers.Release(i);
+	});
+	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	writer.join();
+	EXPECT_TRUE(alone) << "the first reader did not resume before the others were written";
+	EXPECT_EQ(8, readers.resumed.load());
+	if (min_wait)
+		EXPECT_GE(StatsOf(r.get()).batched_sleeps, 1u);
+	else
+		EXPECT_EQ(0u, StatsOf(r.get()).batched_sleeps) << "no min_wait, no batching";
+}
+
+// Completions that arrive 20 ms apart within wake_wait_ns (1 s) wake the reactor
+// once, for all of them: their fibers run in one pass of the loop.
+TEST(IoWakeBatch, CompletionsWithinWakeWaitResumeTheirFibersInOnePass)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	tame_reactor_opts opts = DefaultOpts();
+	opts.wake_batch = 4;
+	opts.wake_wait_ns = TAME_REACTOR_MAX_WAKE_WAIT_NS;
+	ReactorPtr r = MakeReactor(opts);
+	ASSERT_TRUE(r);
+	if (!KernelHasMinWait(r.get()))
+		GTEST_SKIP() << "this kernel has no io_uring min_wait (Linux 6.12): the reactor "
+		                "wakes at each completion";
+	PipeReaders readers(8);
+	readers.Spawn(r.get());
+	std::thread writer([&] {
+		AwaitSleep(r.get(), true);
+		for (size_t i = 0; i < readers.pipes.size(); i++) {
+			readers.Release(i);
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		}
+	});
+	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	writer.join();
+	ASSERT_EQ(8, readers.resumed.load());
+	/* 8 in the kernel: 4 completions wake the reactor. */
+	for (size_t i = 1; i < 4; i++)
+		EXPECT_EQ(readers.resumed_turn[0], readers.resumed_turn[i]) << "reader " << i;
+	EXPECT_NE(readers.resumed_turn[0], readers.resumed_turn[4]);
+}
+
+// wake_batch 1, or wake_wait_ns 0, is the reactor before batching: every
+// sleep waits for one completion.
+TEST(IoWakeBatch, WakeBatchOneOrWakeWaitZeroNeverBatches)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	for (int off = 0; off < 2; off++) {
+		tame_reactor_opts opts = DefaultOpts();
+		opts.wake_batch = off ? 8 : 1;
+		opts.wake_wait_ns = off ? 0 : 1 * tame_test::kNsPerMs;
+		ReactorPtr r = MakeReactor(opts);
+		ASSERT_TRUE(r);
+		PipeReaders readers(8);
+		readers.Spawn(r.get());
+		std::thread writer([&] {
+			AwaitSleep(r.get(), false);
+			for (size_t i = 0; i < readers.pipes.size(); i++)
+				readers.Release(i);
+		});
+		EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+		writer.join();
+		EXPECT_EQ(8, readers.resumed.load());
+		EXPECT_EQ(0u, StatsOf(r.get()).batched_sleeps);
+	}
+}
+
+// A wake from another thread reaches a reactor sleeping for a batch: a
+// fiber spawned from outside runs while eight reads are still in the kernel.
+TEST(IoWakeBatch, ASpawnFromAnotherThreadRunsWhileTheReactorSleepsForABatch)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	tame_reactor_opts opts = DefaultOpts();
+	opts.wake_batch = 8;
+	opts.wake_wait_ns = 1 * tame_test::kNsPerMs;
+	ReactorPtr r = MakeReactor(opts);
+	ASSERT_TRUE(r);
+	PipeReaders readers(8);
+	readers.Spawn(r.get());
+	std::atomic<bool> ran{false};
+	bool before_reads = false;
+	std::thread other([&] {
+		AwaitSleep(r.get(), KernelHasMinWait(r.get()));
+		EXPECT_EQ(0, SpawnFn(r.get(), [&] { ran = true; }));
+		uint64_t deadline = tame_now_ns() + 10000 * tame_test::kNsPerMs;
+		while (!ran && tame_now_ns() < deadline)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		before_reads = ran && readers.resumed == 0;
+		for (size_t i = 0; i < readers.pipes.size(); i++)
+			readers.Release(i);
+	});
+	EXPECT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	other.join();
+	EXPECT_TRUE(before_reads);
+	EXPECT_EQ(8, readers.resumed.load());
+}
+
+TEST(IoWakeBatch, OutOfRangeOptionsAreRefused)
+{
+	tame_reactor *r = nullptr;
+	tame_reactor_opts opts = DefaultOpts();
+	opts.wake_batch = 0;
+	EXPECT_EQ(-EINVAL, tame_reactor_create(&opts, &r));
+	opts.wake_batch = TAME_REACTOR_MAX_WAKE_BATCH + 1;
+	EXPECT_EQ(-EINVAL, tame_reactor_create(&opts, &r));
+	opts = DefaultOpts();
+	opts.wake_wait_ns = TAME_REACTOR_MAX_WAKE_WAIT_NS + 1;
+	EXPECT_EQ(-EINVAL, tame_reactor_create(&opts, &r));
+	EXPECT_EQ(nullptr, r);
 }
 
 TEST(IoTiming, UnknownReactorFlagsAreRefused)

@@ -53,6 +53,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	Env *env = nullptr;
 	Status s = CreateEnv("tamerocks://fg_reactors:2,bg_reactors:4,ring_entries:64,"
 	                     "stack_bytes:131072,slice_us:100,idle_poll_us:0,submit_us:7,submit_depth:3,"
+	                     "wake_batch:5,wake_wait_us:0,"
 	                     "sync_fallback:false,"
 	                     "io_uring:true,stats:true,read_buffers:16,read_buffer_kib:64,"
 	                     "align_direct_reads:false",
@@ -69,6 +70,8 @@ TEST(TameUri, EveryOptionIsParsed)
 	EXPECT_EQ(0u, o.idle_poll_us);
 	EXPECT_EQ(7u, o.submit_us);
 	EXPECT_EQ(3u, o.submit_depth);
+	EXPECT_EQ(5u, o.wake_batch);
+	EXPECT_EQ(0u, o.wake_wait_us);
 	EXPECT_FALSE(o.sync_fallback);
 	EXPECT_TRUE(o.io_uring);
 	EXPECT_TRUE(o.stats);
@@ -126,6 +129,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUri{"tamerocks://submit_us:-1", "submit_us"},
                       BadUri{"tamerocks://submit_depth:1000001", "submit_depth"},
                       BadUri{"tamerocks://submit_depth:lots", "submit_depth"},
+                      BadUri{"tamerocks://wake_batch:0", "wake_batch"},
+                      BadUri{"tamerocks://wake_batch:4097", "wake_batch"},
+                      BadUri{"tamerocks://wake_wait_us:1000001", "wake_wait_us"},
+                      BadUri{"tamerocks://wake_wait_us:soon", "wake_wait_us"},
                       BadUri{"tamerocks://io_uring:false,sync_fallback:false", "sync_fallback"},
                       BadUri{"tamerocks://slice_us:5,slice_us:6", "slice_us"},
                       BadUri{"tamerocks://stack_bytes", "stack_bytes"},
