@@ -496,8 +496,9 @@ static unsigned wake_nr(const struct tame_reactor *r, unsigned n)
  * wake_wait_ns have passed (the kernel's min_wait: IORING_FEAT_MIN_TIMEOUT,
  * Linux 6.12), or *ts. liburing 2.3 cannot pass min_wait_usec (the pad of
  * its io_uring_getevents_arg), hence the direct system call, with the SQ
- * tail published as liburing's __io_uring_flush_sq does. Returns the
- * enter's result: -ETIME and -EINTR are ordinary wake-ups.
+ * tail published as liburing's __io_uring_flush_sq does. Without a timer
+ * due, an hour stands for no timeout (the loop then sleeps again). Returns
+ * the enter's result: -ETIME and -EINTR are ordinary wake-ups.
  */
 static int enter_batched(struct tame_reactor *r, unsigned nr, struct __kernel_timespec *ts)
 {

@@ -93,6 +93,18 @@ TEST(TameUri, ReadBuffersDefaultToTheReactorsAndZeroTurnsThemOff)
 	EXPECT_TRUE(s.ok()) << "exactly 1 GiB: " << s.ToString();
 }
 
+TEST(TameUri, WakeBatchDefaultsToTheReactorsAndOneTurnsItOff)
+{
+	tamerocks::TameEnvOptions o;
+	ASSERT_TRUE(tamerocks::ParseEnvUri("tamerocks://", &o).ok());
+	EXPECT_EQ(TAME_REACTOR_DEFAULT_WAKE_BATCH, o.wake_batch);
+	EXPECT_EQ(TAME_REACTOR_DEFAULT_WAKE_WAIT_NS, o.wake_wait_us * 1000u);
+	Status s = tamerocks::ParseEnvUri("tamerocks://wake_batch:1,wake_wait_us:1000000", &o);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	EXPECT_EQ(1u, o.wake_batch);
+	EXPECT_EQ(1000000u, o.wake_wait_us);
+}
+
 struct BadUri {
 	const char *uri;
 	const char *key; // must appear in the message
