@@ -950,6 +950,15 @@ static bool KernelHasMinWait(tame_reactor *r)
 	return strstr(tame_reactor_backend(r), "+min_wait") != nullptr;
 }
 
+/* A reactor that batches wake-ups: wake_batch BATCH, wake_wait_ns WAIT_NS. */
+static ReactorPtr BatchingReactor(unsigned batch, uint64_t wait_ns)
+{
+	tame_reactor_opts opts = DefaultOpts();
+	opts.wake_batch = batch;
+	opts.wake_wait_ns = wait_ns;
+	return MakeReactor(opts);
+}
+
 /* Until r sleeps with its operations in the kernel, batched if it can. */
 static void AwaitSleep(tame_reactor *r, bool batched)
 {
@@ -966,10 +975,7 @@ TEST(IoWakeBatch, OneCompletionWakesTheReactorOnceWakeWaitHasPassed)
 {
 	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
-	tame_reactor_opts opts = DefaultOpts();
-	opts.wake_batch = 8;
-	opts.wake_wait_ns = 1 * tame_test::kNsPerMs;
-	ReactorPtr r = MakeReactor(opts);
+	ReactorPtr r = BatchingReactor(8, 1 * tame_test::kNsPerMs);
 	ASSERT_TRUE(r);
 	bool min_wait = KernelHasMinWait(r.get());
 	PipeReaders readers(8);
@@ -1001,10 +1007,7 @@ TEST(IoWakeBatch, CompletionsWithinWakeWaitResumeTheirFibersInOnePass)
 {
 	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
-	tame_reactor_opts opts = DefaultOpts();
-	opts.wake_batch = 4;
-	opts.wake_wait_ns = TAME_REACTOR_MAX_WAKE_WAIT_NS;
-	ReactorPtr r = MakeReactor(opts);
+	ReactorPtr r = BatchingReactor(4, TAME_REACTOR_MAX_WAKE_WAIT_NS);
 	ASSERT_TRUE(r);
 	if (!KernelHasMinWait(r.get()))
 		GTEST_SKIP() << "this kernel has no io_uring min_wait (Linux 6.12): the reactor "
@@ -1034,10 +1037,7 @@ TEST(IoWakeBatch, WakeBatchOneOrWakeWaitZeroNeverBatches)
 	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
 	for (int off = 0; off < 2; off++) {
-		tame_reactor_opts opts = DefaultOpts();
-		opts.wake_batch = off ? 8 : 1;
-		opts.wake_wait_ns = off ? 0 : 1 * tame_test::kNsPerMs;
-		ReactorPtr r = MakeReactor(opts);
+		ReactorPtr r = off ? BatchingReactor(8, 0) : BatchingReactor(1, 1 * tame_test::kNsPerMs);
 		ASSERT_TRUE(r);
 		PipeReaders readers(8);
 		readers.Spawn(r.get());
@@ -1059,10 +1059,7 @@ TEST(IoWakeBatch, ASpawnFromAnotherThreadRunsWhileTheReactorSleepsForABatch)
 {
 	if (!tame_test::ReactorsUseIoUring())
 		GTEST_SKIP() << "no io_uring here";
-	tame_reactor_opts opts = DefaultOpts();
-	opts.wake_batch = 8;
-	opts.wake_wait_ns = 1 * tame_test::kNsPerMs;
-	ReactorPtr r = MakeReactor(opts);
+	ReactorPtr r = BatchingReactor(8, 1 * tame_test::kNsPerMs);
 	ASSERT_TRUE(r);
 	PipeReaders readers(8);
 	readers.Spawn(r.get());
