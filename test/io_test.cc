@@ -914,7 +914,7 @@ TEST(IoSubmitDepth, ReadsOfAnotherReactorCountTowardSubmitDepth)
 }
 
 /* wake_batch: N fibers each wait in the kernel for a byte from a pipe of
- * their own; WRITER runs on another thread with the write ends. */
+ * their own, until another thread writes it (Release). */
 struct PipeReaders {
 	std::vector<std::array<int, 2>> pipes;
 	std::vector<uint64_t> resumed_turn; // the reactor's loop turn at resume
