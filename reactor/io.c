@@ -551,13 +551,14 @@ int io_wait(struct tame_reactor *r, uint64_t timeout_ns)
 		publish_in_kernel(r, in_kernel(r, 0));
 		nr = wake_nr(r, in_kernel(r, 0));
 		if (nr > 1) {
+			/* Counted before the sleep: another thread reading the
+			 * stats sees the reactor asleep for a batch. */
+			STAT_INC(r, batched_sleeps);
 			if (enter_batched(r, nr, timed ? &kts : NULL) == -EINVAL) {
 				/* Not the min_wait this kernel advertised: wake
 				 * at the first completion from now on. */
 				r->min_wait = false;
 				nr = 1;
-			} else {
-				STAT_INC(r, batched_sleeps);
 			}
 		}
 		if (nr == 1)
