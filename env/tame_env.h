@@ -50,7 +50,8 @@ class TameClock : public rocksdb::SystemClockWrapper
 bool PortReady(std::string *why);
 
 // Settle the options that depend on the process (fg_reactors' default) and
-// refuse the impossible ones. OK or InvalidArgument naming the key.
+// refuse the impossible ones: InvalidArgument naming the key, or
+// NotSupported when this process cannot run RocksDB on fibers at all.
 rocksdb::Status ResolveEnvOptions(TameEnvOptions *opts);
 
 class TameEnv : public rocksdb::EnvWrapper

@@ -34,15 +34,24 @@
  *
  * The variables are found through librocksdb's exported TLS symbols, not
  * its headers: port/ is C, and their sizes differ between RocksDB builds.
+ * A RocksDB linked statically into the program (librocksdb.a: RocksDB's own
+ * plugin build and its test programs, or an application's static build)
+ * exports nothing: its thread-locals are named only in the program file's
+ * .symtab, which is read from /proc/self/exe. A stripped static program has
+ * neither, and its fibers share their thread's RocksDB state.
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tame_fiber.h"
 #include "tame_port.h"
@@ -64,6 +73,8 @@ extern void *__tls_get_addr(struct tame_tls_index *ti);
 typedef ElfW(Sym) elf_sym_t;
 typedef ElfW(Phdr) elf_phdr_t;
 typedef ElfW(Dyn) elf_dyn_t;
+typedef ElfW(Ehdr) elf_ehdr_t;
+typedef ElfW(Shdr) elf_shdr_t;
 
 /* One RocksDB thread_local and, once registered, where it lives. */
 struct rocksdb_tls_var {
@@ -247,6 +258,30 @@ static const elf_phdr_t *find_phdr(const struct dl_phdr_info *info, ElfW(Word) t
 	return NULL;
 }
 
+/* Fills lk->def from sym, a definition in the object info describes whose
+ * TLS segment is tls; false if it is nothing we can swap. */
+static bool tls_def_from(struct lookup *lk, const struct dl_phdr_info *info,
+			 const elf_phdr_t *tls, const elf_sym_t *sym)
+{
+	/* ELF64_ST_TYPE is ELF32_ST_TYPE: the low four bits. */
+	if (ELF64_ST_TYPE(sym->st_info) != STT_TLS || sym->st_shndx == SHN_UNDEF)
+		return false;
+	/* A zero-sized or out-of-segment definition is nothing we can swap. */
+	if (sym->st_size == 0 || sym->st_value > tls->p_memsz ||
+	    sym->st_size > tls->p_memsz - sym->st_value)
+		return false;
+	lk->def = (struct tls_def){
+	    .module = info->dlpi_tls_modid,
+	    .offset = sym->st_value,
+	    .size = sym->st_size,
+	    .image = (const unsigned char *)(info->dlpi_addr + tls->p_vaddr),
+	    .image_bytes = tls->p_filesz,
+	    .thread_block = info->dlpi_tls_data,
+	};
+	lk->found = true;
+	return true;
+}
+
 /*
  * dl_iterate_phdr callback: stop at the first object (the main program
  * first, then load order: the order in which the dynamic linker binds
@@ -268,23 +303,88 @@ static int find_in_object(struct dl_phdr_info *info, size_t info_bytes, void *ar
 	if (!read_dynsym(info, (const elf_dyn_t *)(info->dlpi_addr + dyn->p_vaddr), &ds))
 		return 0;
 	sym = ds.gnu_hash ? gnu_lookup(&ds, lk->name) : sysv_lookup(&ds, lk->name);
-	/* ELF64_ST_TYPE is ELF32_ST_TYPE: the low four bits. */
-	if (!sym || ELF64_ST_TYPE(sym->st_info) != STT_TLS || sym->st_shndx == SHN_UNDEF)
-		return 0;
-	/* A zero-sized or out-of-segment definition is nothing we can swap. */
-	if (sym->st_size == 0 || sym->st_value > tls->p_memsz ||
-	    sym->st_size > tls->p_memsz - sym->st_value)
-		return 0;
-	lk->def = (struct tls_def){
-	    .module = info->dlpi_tls_modid,
-	    .offset = sym->st_value,
-	    .size = sym->st_size,
-	    .image = (const unsigned char *)(info->dlpi_addr + tls->p_vaddr),
-	    .image_bytes = tls->p_filesz,
-	    .thread_block = info->dlpi_tls_data,
-	};
-	lk->found = true;
+	return sym && tls_def_from(lk, info, tls, sym);
+}
+
+/* dl_iterate_phdr callback: the first object is the main program. */
+static int first_object(struct dl_phdr_info *info, size_t info_bytes, void *arg)
+{
+	if (info_bytes >= offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(void *))
+		*(struct dl_phdr_info *)arg = *info;
 	return 1;
+}
+
+/* lk->name among the symbols of one SHT_SYMTAB section of a mapped ELF
+ * file of map_bytes bytes; NULL if absent or if the section is malformed. */
+static const elf_sym_t *symtab_lookup(const unsigned char *map, size_t map_bytes,
+				      const elf_shdr_t *shdrs, unsigned shnum,
+				      const elf_shdr_t *symtab, const char *name)
+{
+	const elf_shdr_t *str;
+	size_t n;
+
+	if (symtab->sh_link >= shnum || symtab->sh_entsize != sizeof(elf_sym_t) ||
+	    symtab->sh_offset > map_bytes || symtab->sh_size > map_bytes - symtab->sh_offset)
+		return NULL;
+	str = &shdrs[symtab->sh_link];
+	if (str->sh_offset > map_bytes || str->sh_size > map_bytes - str->sh_offset ||
+	    str->sh_size == 0 || map[str->sh_offset + str->sh_size - 1] != '\0')
+		return NULL;
+	n = symtab->sh_size / sizeof(elf_sym_t);
+	for (size_t i = 0; i < n; i++) {
+		const elf_sym_t *sym = (const elf_sym_t *)(map + symtab->sh_offset) + i;
+
+		if (sym->st_name < str->sh_size &&
+		    strcmp((const char *)map + str->sh_offset + sym->st_name, name) == 0)
+			return sym;
+	}
+	return NULL;
+}
+
+/* lk->name in the main program's .symtab, read from /proc/self/exe. */
+static void find_in_program_symtab(struct lookup *lk)
+{
+	struct dl_phdr_info prog = {0};
+	const elf_phdr_t *tls;
+	const elf_ehdr_t *eh;
+	const elf_shdr_t *shdrs;
+	unsigned char *map;
+	struct stat st;
+	size_t bytes;
+	int fd;
+
+	dl_iterate_phdr(first_object, &prog);
+	tls = prog.dlpi_phdr ? find_phdr(&prog, PT_TLS) : NULL;
+	if (!tls || prog.dlpi_tls_modid == 0)
+		return;
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(elf_ehdr_t)) {
+		close(fd);
+		return;
+	}
+	bytes = (size_t)st.st_size;
+	map = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	eh = (const elf_ehdr_t *)map;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
+	    eh->e_shentsize == sizeof(elf_shdr_t) && eh->e_shoff <= bytes &&
+	    (size_t)eh->e_shnum * sizeof(elf_shdr_t) <= bytes - eh->e_shoff) {
+		shdrs = (const elf_shdr_t *)(map + eh->e_shoff);
+		for (unsigned i = 0; i < eh->e_shnum && !lk->found; i++) {
+			const elf_sym_t *sym;
+
+			if (shdrs[i].sh_type != SHT_SYMTAB)
+				continue;
+			sym = symtab_lookup(map, bytes, shdrs, eh->e_shnum, &shdrs[i], lk->name);
+			if (sym)
+				tls_def_from(lk, &prog, tls, sym);
+		}
+	}
+	munmap(map, bytes);
 }
 
 /* The value a new thread starts with (perf_level's is kEnableCount, not 0),
@@ -309,6 +409,8 @@ static int register_var(struct rocksdb_tls_var *v)
 	int slot;
 
 	dl_iterate_phdr(find_in_object, &lk);
+	if (!lk.found)
+		find_in_program_symtab(&lk);
 	if (!lk.found)
 		return 0;
 	if (lk.def.size > sizeof(initial_scratch))
