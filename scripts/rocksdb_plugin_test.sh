@@ -14,10 +14,12 @@
 #   TAME_ROCKSDB_URI   the URI to test (default: tamerocks://)
 #   TAME_ROCKSDB_TESTS RocksDB test programs to build and run
 #                      (default: env_basic_test; e.g. "env_basic_test
-#                      db_basic_test": every DBTestBase test honours
+#                      db_basic_test db_wal_test": any test program of
+#                      RocksDB's CMake build; every DBTestBase test honours
 #                      TEST_ENV_URI / TEST_FS_URI)
 # Exit status: 0 when the URI resolves to tamerocks' Env and FileSystem and
-# every test passed with TEST_ENV_URI and with TEST_FS_URI.
+# every test passed with TEST_ENV_URI and with TEST_FS_URI, but for the
+# cases of hook_dependent below, which are left out and named.
 set -euo pipefail
 
 TAME_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,7 +92,7 @@ configure() {
 		-DCMAKE_BUILD_TYPE=Debug \
 		-DROCKSDB_PLUGINS=tamerocks \
 		-DWITH_TESTS=ON \
-		-DWITH_ALL_TESTS=OFF \
+		-DWITH_ALL_TESTS=ON \
 		-DROCKSDB_BUILD_SHARED=OFF \
 		-DWITH_BENCHMARK_TOOLS=OFF \
 		-DWITH_CORE_TOOLS=OFF \
@@ -166,13 +168,33 @@ EOF
 	"$prog" "$URI" || die "$URI does not resolve to tamerocks in this build"
 }
 
+# Cases that cannot pass on any FileSystem but RocksDB's own Posix one, per
+# program (a gtest negative filter). DBWALTest's two simulate a crash that
+# leaves a WAL's preallocated blocks behind by turning off the trim on close
+# through the sync point "PosixWritableFile::Close", a test hook inside
+# PosixWritableFile::Close; another FileSystem's file never reaches it, trims
+# on close as it should, and the cases then find no preallocated blocks to
+# check. The recovery-time truncation they are about is proven by
+# DBWALTest.TruncateLastLogAfterRecoverWithFlush / WithoutFlush, which run.
+hook_dependent() {
+	case "$1" in
+	db_wal_test) echo "DBWALTest.TruncateLastLogAfterRecoverWALEmpty:DBWALTest.ReadOnlyRecoveryNoTruncate" ;;
+	esac
+}
+
 # Runs one test program with one variable set to the URI; prints gtest's
 # summary and the failed cases, and returns the program's status.
 run_one() {
 	local prog=$1 var=$2 log=$BUILD/$1.$2.log
 	step "$var=$URI $prog"
-	local rc=0 t0=$SECONDS
-	(cd "$BUILD" && env "$var=$URI" "./$prog") >"$log" 2>&1 || rc=$?
+	local rc=0 t0=$SECONDS skip
+	local -a args=()
+	skip=$(hook_dependent "$prog")
+	if [ -n "$skip" ]; then
+		echo "$prog: left out (they need PosixWritableFile's test hook): ${skip//:/ }"
+		args=("--gtest_filter=-$skip")
+	fi
+	(cd "$BUILD" && env "$var=$URI" "./$prog" "${args[@]}") >"$log" 2>&1 || rc=$?
 	grep -E '^\[==========\] [0-9]+ tests|^\[  (PASSED|SKIPPED) |^\[  FAILED  \] [0-9]' "$log" || true
 	sed -n '/listed below:$/,$p' "$log" | grep -E '^\[  FAILED  \] [^0-9]' || true
 	echo "$prog $var: exit status $rc in $((SECONDS - t0)) s; full log $log"
