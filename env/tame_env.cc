@@ -342,7 +342,7 @@ class TameEnv::Pool
 	std::condition_variable cv_;
 	std::deque<Job> queue_;
 	std::vector<std::thread> threads_;
-	int limit_ = 1;
+	int limit_ = 0; // as ThreadPoolImpl: DB::Open raises LOW and HIGH, BOTTOM stays 0
 	int waiting_ = 0;
 	int reserved_ = 0;
 	bool exit_ = false;

@@ -62,9 +62,11 @@ TEST(TameEnvSchedule, JobsOfEveryPriorityRunAsFibersOnBackgroundReactors)
 {
 	Probe probe; // declared first: it outlives the env's job threads
 	TameEnv env{TameEnvOptions()};
-	for (auto pri : {Env::BOTTOM, Env::LOW, Env::HIGH})
+	for (auto pri : {Env::BOTTOM, Env::LOW, Env::HIGH}) {
+		env.SetBackgroundThreads(1, pri);
 		for (int i = 0; i < 10; i++)
 			env.Schedule(ProbeJob, &probe, pri);
+	}
 	ASSERT_TRUE(WaitFor([&] { return probe.ran == 30; }));
 	EXPECT_EQ(30, probe.on_fiber.load());
 }
@@ -109,12 +111,27 @@ TEST(TameEnvSchedule, UnScheduleRemovesQueuedJobsAndCallsTheirUnscheduleFn)
 	ASSERT_TRUE(WaitFor([&] { return ran == 4; }));
 }
 
+// As the Posix Env's ThreadPoolImpl: no thread in any pool until asked.
+// DB::Open raises LOW and HIGH to its job limits; BOTTOM stays 0, so RocksDB
+// keeps bottommost compactions in LOW unless the user sets BOTTOM threads
+// (with 1 there, RocksDB's db_universal_compaction_test hung on tamerocks).
+TEST(TameEnvSchedule, EveryPoolStartsWithNoThreadsAsThePosixEnvs)
+{
+	TameEnv env{TameEnvOptions()};
+	for (auto pri : {Env::BOTTOM, Env::LOW, Env::HIGH})
+		EXPECT_EQ(0, env.GetBackgroundThreads(pri)) << "priority " << pri;
+	std::atomic<int> ran{0};
+	env.Schedule(CountJob, &ran, Env::BOTTOM);
+	EXPECT_EQ(1u, env.GetThreadPoolQueueLen(Env::BOTTOM)) << "queued until a thread is allowed";
+	env.SetBackgroundThreads(1, Env::BOTTOM);
+	ASSERT_TRUE(WaitFor([&] { return ran == 1; }));
+}
+
 TEST(TameEnvSchedule, BackgroundThreadsAreCappedByTheUriOption)
 {
 	TameEnvOptions o;
 	o.bg_reactors = 2;
 	TameEnv env{o};
-	EXPECT_EQ(1, env.GetBackgroundThreads(Env::LOW));
 	env.SetBackgroundThreads(8, Env::LOW);
 	EXPECT_EQ(2, env.GetBackgroundThreads(Env::LOW));
 	env.SetBackgroundThreads(1, Env::HIGH);
