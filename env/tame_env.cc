@@ -48,11 +48,14 @@ bool PortReady(std::string *why)
 
 rocksdb::Status ResolveEnvOptions(TameEnvOptions *opts)
 {
-	// The interposed pthread keys are per fiber, so RocksDB's ThreadLocalPtr
+	std::string why;
+	bool ready = PortReady(&why);
+	// PortReady has tried to register RocksDB's thread-locals. The
+	// interposed pthread keys are per fiber, so RocksDB's ThreadLocalPtr
 	// data is freed when the fiber that made it ends; its tls_ pointer to
 	// that data must then be the fiber's too, or the next fiber of the
 	// thread uses freed memory.
-	if (tame_port_interposed() && tame_port_register_rocksdb_tls() == 0)
+	if (tame_port_interposed() && tame_port_rocksdb_tls_slots() == 0)
 		return rocksdb::Status::NotSupported(
 		    "tamerocks: RocksDB's thread-locals were found neither among the exported "
 		    "symbols of a loaded object nor in this program's symbol table (RocksDB "
@@ -60,8 +63,6 @@ rocksdb::Status ResolveEnvOptions(TameEnvOptions *opts)
 		    "would share RocksDB's per-thread data and free it under each other. Link "
 		    "RocksDB as a shared library (librocksdb.so), or keep the program's symbol "
 		    "table (do not strip it)");
-	std::string why;
-	bool ready = PortReady(&why);
 	if (!opts->fg_reactors_given) {
 		// One reactor per CPU: callers that never park (a writer on the
 		// page cache) then still run in parallel with the others.
