@@ -48,6 +48,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -341,6 +342,27 @@ static const elf_sym_t *symtab_lookup(const unsigned char *map, size_t map_bytes
 	return NULL;
 }
 
+/* The main program's file (/proc/self/exe), mapped read-only; NULL if it
+ * cannot be read or is too short to be an ELF file. munmap it when done. */
+static unsigned char *map_program_file(size_t *bytes)
+{
+	unsigned char *map;
+	struct stat st;
+	int fd;
+
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(elf_ehdr_t)) {
+		close(fd);
+		return NULL;
+	}
+	*bytes = (size_t)st.st_size;
+	map = mmap(NULL, *bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	return map == MAP_FAILED ? NULL : map;
+}
+
 /* lk->name in the main program's .symtab, read from /proc/self/exe. */
 static void find_in_program_symtab(struct lookup *lk)
 {
@@ -349,25 +371,14 @@ static void find_in_program_symtab(struct lookup *lk)
 	const elf_ehdr_t *eh;
 	const elf_shdr_t *shdrs;
 	unsigned char *map;
-	struct stat st;
 	size_t bytes;
-	int fd;
 
 	dl_iterate_phdr(first_object, &prog);
 	tls = prog.dlpi_phdr ? find_phdr(&prog, PT_TLS) : NULL;
 	if (!tls || prog.dlpi_tls_modid == 0)
 		return;
-	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(elf_ehdr_t)) {
-		close(fd);
-		return;
-	}
-	bytes = (size_t)st.st_size;
-	map = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
+	map = map_program_file(&bytes);
+	if (!map)
 		return;
 	eh = (const elf_ehdr_t *)map;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
@@ -454,4 +465,59 @@ int tame_port_register_rocksdb_tls(void)
 int tame_port_rocksdb_tls_slots(void)
 {
 	return atomic_load_explicit(&slots_registered, memory_order_acquire);
+}
+
+/* Whether the program file holds RocksDB's code: util/build_version.cc's
+ * "rocksdb_build_git_sha:..." string is in its read-only data whenever
+ * RocksDB is linked in, stripped or not. Looked for in two pieces, so that
+ * tamerocks' own objects linked into a program do not contain it. */
+static bool program_file_holds_rocksdb(void)
+{
+	static const char head[] = "rocksdb_build_";
+	static const char tail[] = "git_sha:";
+	const unsigned char *p, *end;
+	unsigned char *map;
+	size_t bytes;
+	bool found = false;
+
+	map = map_program_file(&bytes);
+	if (!map)
+		return false;
+	end = map + bytes;
+	for (p = map; !found && p < end; p++) {
+		p = memmem(p, (size_t)(end - p), head, sizeof(head) - 1);
+		if (!p)
+			break;
+		found = (size_t)(end - p) >= sizeof(head) - 1 + sizeof(tail) - 1 &&
+			memcmp(p + sizeof(head) - 1, tail, sizeof(tail) - 1) == 0;
+	}
+	munmap(map, bytes);
+	return found;
+}
+
+int tame_port_check_rocksdb_tls(void)
+{
+	/* -1 not yet known; 0 fibers may run RocksDB; 1 refused. */
+	static atomic_int refused = -1;
+	int slots = tame_port_register_rocksdb_tls();
+	int known;
+
+	if (slots != 0)
+		return slots < 0 ? slots : 0;
+	known = atomic_load_explicit(&refused, memory_order_acquire);
+	if (known < 0) {
+		tame_noyield_enter();
+		known = program_file_holds_rocksdb() ? 1 : 0;
+		tame_noyield_exit();
+		if (atomic_exchange(&refused, known) < 0 && known)
+			fprintf(stderr,
+				"tamerocks: port: this program contains RocksDB, but RocksDB's "
+				"thread-locals are neither exported nor named in its symbol table "
+				"(a statically linked RocksDB in a stripped program), so fibers "
+				"cannot each have their own RocksDB state; fibers that would call "
+				"RocksDB are refused (-ENOTSUP). Link librocksdb.so, or keep the "
+				"program's symbol table (do not strip it, or strip only debug "
+				"information: strip --strip-debug).\n");
+	}
+	return known ? -ENOTSUP : 0;
 }

@@ -73,6 +73,19 @@ int tame_port_register_rocksdb_tls(void);
 /* Slots registered by tame_port_register_rocksdb_tls so far (0 if none). */
 int tame_port_rocksdb_tls_slots(void);
 
+/*
+ * Whether fibers may call RocksDB in this process. Registers RocksDB's
+ * thread-locals as tame_port_register_rocksdb_tls does; returns 0 when they
+ * are fiber-local or when no RocksDB is in the process (none loaded yet, and
+ * the program file holds none), -ENOTSUP when the program file contains a
+ * RocksDB whose thread-locals were found nowhere (linked statically into a
+ * program stripped of its symbol table; said once on stderr, with what to
+ * do), or registration's -errno. tame_call_pool_create refuses its pool with
+ * that answer. The program file is read once, the first time nothing is
+ * registered.
+ */
+int tame_port_check_rocksdb_tls(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,6 +112,11 @@ static int check_opts(struct tame_call_pool_opts *o)
 	return 0;
 }
 
+/* port/, where it is linked in (libtamerocks.so, tamerocks_port): refuses
+ * a pool when the program holds a RocksDB whose thread-locals cannot be
+ * made fiber-local. The core alone runs no RocksDB and has no such check. */
+extern int tame_port_check_rocksdb_tls(void) __attribute__((weak));
+
 int tame_call_pool_create(struct tame_reactor *r, const struct tame_call_pool_opts *opts,
 			  struct tame_call_pool **out)
 {
@@ -120,6 +125,11 @@ int tame_call_pool_create(struct tame_reactor *r, const struct tame_call_pool_op
 
 	if (!r || !out)
 		return -EINVAL;
+	if (tame_port_check_rocksdb_tls) {
+		ret = tame_port_check_rocksdb_tls();
+		if (ret < 0)
+			return ret;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

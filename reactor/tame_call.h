@@ -86,8 +86,11 @@ void tame_call_pool_opts_init(struct tame_call_pool_opts *opts);
  * Create a pool of worker fibers on r. Must be called on r's owner thread
  * (which the reactor API cannot check); the pool is bound to it. opts may be
  * NULL for the defaults. No fiber is made until the first call. Returns 0
- * and sets *out, -EINVAL for a NULL argument or an option out of range, or
- * -ENOMEM.
+ * and sets *out, -EINVAL for a NULL argument or an option out of range,
+ * -ENOMEM, or, with port/ linked in (libtamerocks.so), -ENOTSUP when the
+ * program contains a RocksDB whose thread-locals cannot be made per fiber
+ * (linked statically into a stripped program: see
+ * tame_port_check_rocksdb_tls; a message on stderr says what to do).
  */
 int tame_call_pool_create(struct tame_reactor *r, const struct tame_call_pool_opts *opts,
 			  struct tame_call_pool **out);

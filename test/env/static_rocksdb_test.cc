@@ -9,7 +9,10 @@
 // refuse the Env with a message saying why, not crash.
 //
 // Run as "<program> --expect-refused" (the stripped copy), it only checks
-// that refusal and exits 0 when the Env was refused as it should be.
+// that refusal, and that tame_call refuses its pools too (a reactor
+// application that runs RocksDB on tame_call's fibers without the Env), and
+// exits 0 when both were refused as they should be.
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -18,11 +21,16 @@
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
 
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
 #include "env_test_util.h"
+#include "tame_call.h"
+#include "tame_reactor.h"
 #include "tame_port.h"
 
 extern char **environ;
@@ -86,16 +94,45 @@ TEST(TameEnvStaticRocksdb, FibersEndingOneAfterAnotherOnAThreadEachKeepTheirOwnR
 	ASSERT_TRUE(db->Close().ok());
 }
 
-TEST(TameEnvStaticRocksdb, AStrippedProgramRefusesTheEnvWithAMessageInsteadOfCrashing)
+TEST(TameEnvStaticRocksdb, CallPoolsAreAllowedWhenTheThreadLocalsAreInTheSymbolTable)
 {
+	EXPECT_EQ(0, tame_port_check_rocksdb_tls());
+	tame_reactor_opts opts;
+	tame_reactor_opts_init(&opts);
+	tame_reactor *r = nullptr;
+	ASSERT_EQ(0, tame_reactor_create(&opts, &r));
+	tame_call_pool *p = nullptr;
+	EXPECT_EQ(0, tame_call_pool_create(r, nullptr, &p));
+	if (p) {
+		EXPECT_EQ(0, tame_call_pool_destroy(p));
+	}
+	tame_reactor_destroy(r);
+}
+
+TEST(TameEnvStaticRocksdb, AStrippedProgramRefusesTheEnvAndCallPoolsWithAMessageInsteadOfCrashing)
+{
+	TempDir dir;
 	std::string prog = std::string(TAME_STATIC_TEST_SELF) + ".stripped";
 	std::string flag = "--expect-refused";
+	std::string err = dir / "stderr";
 	char *argv[] = {prog.data(), flag.data(), nullptr};
+	posix_spawn_file_actions_t fa;
+	ASSERT_EQ(0, posix_spawn_file_actions_init(&fa));
+	ASSERT_EQ(0, posix_spawn_file_actions_addopen(&fa, 2, err.c_str(),
+	                                              O_WRONLY | O_CREAT | O_TRUNC, 0600));
 	pid_t pid;
-	ASSERT_EQ(0, posix_spawn(&pid, prog.c_str(), nullptr, nullptr, argv, environ)) << prog;
+	ASSERT_EQ(0, posix_spawn(&pid, prog.c_str(), &fa, nullptr, argv, environ)) << prog;
+	posix_spawn_file_actions_destroy(&fa);
 	int status = 0;
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+	// What the person running the program reads, said once.
+	std::ifstream in(err);
+	std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+	EXPECT_NE(std::string::npos, text.find("contains RocksDB")) << text;
+	EXPECT_NE(std::string::npos, text.find("Link librocksdb.so, or keep the program's symbol table"))
+	    << text;
+	EXPECT_EQ(text.find("tamerocks: port:"), text.rfind("tamerocks: port:")) << text;
 }
 
 int ExpectRefused()
@@ -107,7 +144,23 @@ int ExpectRefused()
 	printf("stripped: %d RocksDB thread-locals found; Env::CreateFromUri: %s\n", slots,
 	       s.ToString().c_str());
 	bool said_why = s.ToString().find("symbol table") != std::string::npos;
-	return slots == 0 && !s.ok() && said_why ? 0 : 1;
+	bool env_refused = slots == 0 && !s.ok() && said_why;
+
+	tame_reactor_opts opts;
+	tame_reactor_opts_init(&opts);
+	tame_reactor *r = nullptr;
+	if (tame_reactor_create(&opts, &r) != 0)
+		return 1;
+	int pools[2];
+	for (int &rc : pools) {
+		tame_call_pool *p = nullptr;
+		rc = tame_call_pool_create(r, nullptr, &p);
+		if (p)
+			tame_call_pool_destroy(p);
+	}
+	tame_reactor_destroy(r);
+	printf("stripped: tame_call_pool_create: %d, then %d\n", pools[0], pools[1]);
+	return env_refused && pools[0] == -ENOTSUP && pools[1] == -ENOTSUP ? 0 : 1;
 }
 
 } // namespace

@@ -32,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tame_call.h"
 #include "tame_fiber.h"
 #include "tame_port.h"
 #include "tame_reactor.h"
@@ -41,6 +42,9 @@ namespace
 {
 
 using rocksdb::PerfLevel;
+using tame_test::DefaultOpts;
+using tame_test::MakeReactor;
+using tame_test::ReactorPtr;
 using tame_test::SpawnFn;
 
 constexpr int kRocksdbTlsVars = 4;
@@ -100,6 +104,20 @@ TEST(RocksdbTls, RegistrationFindsAllFourRocksdbThreadLocals)
 	EXPECT_EQ(tame_port_register_rocksdb_tls(), kRocksdbTlsVars);
 	EXPECT_EQ(tame_port_rocksdb_tls_slots(), kRocksdbTlsVars);
 	EXPECT_EQ(tame_fls_count() - fls_before, first ? kRocksdbTlsVars : 0);
+}
+
+// tame_call's pools run RocksDB calls on fibers: port/ lets them be made
+// once RocksDB's thread-locals are fiber-local (found exported, or in the
+// program's symbol table for the static variant of this program).
+TEST(RocksdbTls, CallPoolsAreAllowedOnceTheThreadLocalsAreFiberLocal)
+{
+	EXPECT_EQ(0, tame_port_check_rocksdb_tls());
+	EXPECT_EQ(tame_port_rocksdb_tls_slots(), kRocksdbTlsVars);
+	ReactorPtr r = MakeReactor(DefaultOpts());
+	ASSERT_TRUE(r);
+	tame_call_pool *p = nullptr;
+	ASSERT_EQ(0, tame_call_pool_create(r.get(), nullptr, &p));
+	EXPECT_EQ(0, tame_call_pool_destroy(p));
 }
 
 TEST(RocksdbTls, SecondRegistrationReturnsFourWithoutNewSlots)
