@@ -506,16 +506,14 @@ int tame_port_check_rocksdb_tls(void)
 		return slots < 0 ? slots : 0;
 	known = atomic_load_explicit(&refused, memory_order_acquire);
 	if (known < 0) {
-		tame_noyield_enter();
 		known = program_file_holds_rocksdb() ? 1 : 0;
-		tame_noyield_exit();
 		if (atomic_exchange(&refused, known) < 0 && known)
 			fprintf(stderr,
 				"tamerocks: port: this program contains RocksDB, but RocksDB's "
 				"thread-locals are neither exported nor named in its symbol table "
 				"(a statically linked RocksDB in a stripped program), so fibers "
-				"cannot each have their own RocksDB state; fibers that would call "
-				"RocksDB are refused (-ENOTSUP). Link librocksdb.so, or keep the "
+				"cannot each have their own RocksDB state; tame_call pools (and the "
+				"Env) are refused (-ENOTSUP). Link librocksdb.so, or keep the "
 				"program's symbol table (do not strip it, or strip only debug "
 				"information: strip --strip-debug).\n");
 	}
