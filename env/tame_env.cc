@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <rocksdb/thread_status.h>
+
 #include "tame_fiber.h"
 #include "tame_fs.h"
 #include "tame_port.h"
@@ -200,6 +202,38 @@ void RunOnOwnReactor(tame_reactor *r, Job *job)
 	job->fn(job->arg);
 }
 
+// RocksDB's thread status (Env::GetThreadList): a pool thread registers
+// with RocksDB's ThreadStatusUpdater as ThreadPoolImpl's threads do, so the
+// flush or compaction it runs shows as that thread's operation (each pool
+// thread runs one job at a time). ThreadStatusUtil is internal to RocksDB
+// (monitoring/thread_status_util.h is not installed); its two static
+// members are reached by their mangled names, weakly, so that a RocksDB
+// built without them still links and runs, without thread status.
+extern "C" void tame_rocksdb_register_thread(const rocksdb::Env *env,
+                                             rocksdb::ThreadStatus::ThreadType type)
+    __asm__("_ZN7rocksdb16ThreadStatusUtil14RegisterThreadEPKNS_3EnvENS_12ThreadStatus10ThreadTypeE")
+        __attribute__((weak));
+extern "C" void tame_rocksdb_unregister_thread()
+    __asm__("_ZN7rocksdb16ThreadStatusUtil16UnregisterThreadEv") __attribute__((weak));
+
+// Registers (listed) or unregisters the calling thread; returns listed.
+bool ListThread(const Env *env, Env::Priority pri, bool listed)
+{
+	if (tame_rocksdb_register_thread == nullptr || tame_rocksdb_unregister_thread == nullptr)
+		return false;
+	if (!listed) {
+		tame_rocksdb_unregister_thread();
+		return false;
+	}
+	rocksdb::ThreadStatus::ThreadType type = rocksdb::ThreadStatus::LOW_PRIORITY;
+	if (pri == Env::Priority::HIGH)
+		type = rocksdb::ThreadStatus::HIGH_PRIORITY;
+	else if (pri == Env::Priority::BOTTOM)
+		type = rocksdb::ThreadStatus::BOTTOM_PRIORITY;
+	tame_rocksdb_register_thread(env, type);
+	return true;
+}
+
 const char *PoolName(Env::Priority pri)
 {
 	switch (pri) {
@@ -222,8 +256,8 @@ const char *PoolName(Env::Priority pri)
 class TameEnv::Pool
 {
       public:
-	Pool(const TameEnvOptions &o, Env::Priority pri)
-	    : opts_(o), pri_(pri), cap_((int)o.bg_reactors)
+	Pool(const Env *env, const TameEnvOptions &o, Env::Priority pri)
+	    : env_(env), opts_(o), pri_(pri), cap_((int)o.bg_reactors)
 	{
 	}
 	~Pool()
@@ -316,11 +350,20 @@ class TameEnv::Pool
 	{
 		pthread_setname_np(pthread_self(), PoolName(pri_));
 		tame_reactor *r = CreateReactor(opts_, PoolName(pri_));
+		bool listed = false;
 		std::unique_lock<std::mutex> lk(mu_);
 		for (;;) {
 			waiting_++;
 			while (!exit_ &&
 			       (queue_.empty() || index >= limit_ || waiting_ <= reserved_)) {
+				// Listed in thread status while within the pool's
+				// limit, as ThreadPoolImpl's excess threads exit.
+				if (listed != (index < limit_)) {
+					lk.unlock();
+					listed = ListThread(env_, pri_, !listed);
+					lk.lock();
+					continue;
+				}
 				cv_.wait(lk);
 			}
 			waiting_--;
@@ -329,13 +372,18 @@ class TameEnv::Pool
 			Job job = queue_.front();
 			queue_.pop_front();
 			lk.unlock();
+			if (!listed)
+				listed = ListThread(env_, pri_, true);
 			RunOnOwnReactor(r, &job);
 			lk.lock();
 		}
 		lk.unlock();
+		if (listed)
+			ListThread(env_, pri_, false);
 		DestroyReactor(opts_, r, PoolName(pri_));
 	}
 
+	const Env *const env_; // the TameEnv, for thread status
 	const TameEnvOptions opts_;
 	const Env::Priority pri_;
 	const int cap_;
@@ -474,7 +522,7 @@ TameEnv::TameEnv(const TameEnvOptions &opts)
 	file_system_ = target()->GetFileSystem();
 	system_clock_ = std::make_shared<TameClock>();
 	for (int p = 0; p < Priority::TOTAL; p++)
-		pools_[p].reset(new Pool(opts_, (Priority)p));
+		pools_[p].reset(new Pool(this, opts_, (Priority)p));
 	fg_.reset(new Foreground(opts_));
 }
 

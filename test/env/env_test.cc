@@ -10,6 +10,11 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/listener.h>
+#include <rocksdb/thread_status.h>
 
 #include "env_test_util.h"
 #include "test_util.h"
@@ -278,6 +283,81 @@ std::string StderrOfEnvReading(bool stats, int reads)
 	close(p[0]);
 	close(p[1]);
 	return err;
+}
+
+// Env::GetThreadList, as for the Posix Env's pools: RocksDB's thread status
+// lists each pool thread with its priority while it is within its pool's
+// limit, and the operation of the job it runs.
+int ListedThreads(Env &env, rocksdb::ThreadStatus::ThreadType type,
+                  rocksdb::ThreadStatus::OperationType op = rocksdb::ThreadStatus::NUM_OP_TYPES)
+{
+	std::vector<rocksdb::ThreadStatus> list;
+	EXPECT_TRUE(env.GetThreadList(&list).ok());
+	int n = 0;
+	for (const rocksdb::ThreadStatus &t : list)
+		n += t.thread_type == type &&
+		     (op == rocksdb::ThreadStatus::NUM_OP_TYPES || t.operation_type == op);
+	return n;
+}
+
+TEST(TameEnvThreadStatus, PoolThreadsAreListedWithTheirPriorityWhileWithinTheLimit)
+{
+	using rocksdb::ThreadStatus;
+	Gate gate; // outlives env, whose destructor joins the jobs still using it
+	TameEnv env{TameEnvOptions()};
+	EXPECT_EQ(0, ListedThreads(env, ThreadStatus::LOW_PRIORITY));
+	env.SetBackgroundThreads(3, Env::LOW);
+	env.SetBackgroundThreads(1, Env::HIGH);
+	for (int i = 0; i < 3; i++)
+		env.Schedule(GateJob, &gate, Env::LOW);
+	env.Schedule(GateJob, &gate, Env::HIGH);
+	ASSERT_TRUE(WaitFor([&] { return gate.entered == 4; }));
+	EXPECT_EQ(3, ListedThreads(env, ThreadStatus::LOW_PRIORITY));
+	EXPECT_EQ(1, ListedThreads(env, ThreadStatus::HIGH_PRIORITY));
+	EXPECT_EQ(0, ListedThreads(env, ThreadStatus::BOTTOM_PRIORITY));
+	gate.open.set_value();
+	env.SetBackgroundThreads(1, Env::LOW);
+	EXPECT_TRUE(WaitFor([&] { return ListedThreads(env, ThreadStatus::LOW_PRIORITY) == 1; }))
+	    << ListedThreads(env, ThreadStatus::LOW_PRIORITY) << " LOW threads listed, limit 1";
+	env.SetBackgroundThreads(2, Env::LOW);
+	EXPECT_TRUE(WaitFor([&] { return ListedThreads(env, ThreadStatus::LOW_PRIORITY) == 2; }))
+	    << ListedThreads(env, ThreadStatus::LOW_PRIORITY) << " LOW threads listed, limit 2";
+	EXPECT_EQ(1, ListedThreads(env, ThreadStatus::HIGH_PRIORITY));
+}
+
+// A flush shows as OP_FLUSH of a HIGH_PRIORITY thread while it runs on a
+// fiber of the Env's HIGH pool (RocksDB's DBTest.ThreadStatusFlush, on
+// tamerocks).
+TEST(TameEnvThreadStatus, AFlushShowsAsTheFlushOperationOfAHighPriorityThread)
+{
+	struct SeeFlush : rocksdb::EventListener {
+		Env *env;
+		std::atomic<int> flushes_seen{-1};
+		explicit SeeFlush(Env *e) : env(e)
+		{
+		}
+		void OnFlushBegin(rocksdb::DB *, const rocksdb::FlushJobInfo &) override
+		{
+			flushes_seen = ListedThreads(*env, rocksdb::ThreadStatus::HIGH_PRIORITY,
+			                             rocksdb::ThreadStatus::OP_FLUSH);
+		}
+	};
+	TameEnv env{TameEnvOptions()};
+	auto see = std::make_shared<SeeFlush>(&env);
+	TempDir dir;
+	rocksdb::Options o;
+	o.env = &env;
+	o.create_if_missing = true;
+	o.enable_thread_tracking = true;
+	o.listeners.push_back(see);
+	rocksdb::DB *raw = nullptr;
+	rocksdb::Status s = rocksdb::DB::Open(o, dir / "db", &raw);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	std::unique_ptr<rocksdb::DB> db(raw);
+	ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+	ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
+	EXPECT_EQ(1, see->flushes_seen.load());
+	ASSERT_TRUE(db->Close().ok());
 }
 
 TEST(TameEnvStats, StatsTruePrintsEachReactorsCountersWhenTheEnvGoes)
