@@ -216,11 +216,15 @@ extern "C" void tame_rocksdb_register_thread(const rocksdb::Env *env,
 extern "C" void tame_rocksdb_unregister_thread()
     __asm__("_ZN7rocksdb16ThreadStatusUtil16UnregisterThreadEv") __attribute__((weak));
 
+bool CanListThreads()
+{
+	return tame_rocksdb_register_thread != nullptr && tame_rocksdb_unregister_thread != nullptr;
+}
+
 // Registers (listed) or unregisters the calling thread; returns listed.
+// Only where CanListThreads().
 bool ListThread(const Env *env, Env::Priority pri, bool listed)
 {
-	if (tame_rocksdb_register_thread == nullptr || tame_rocksdb_unregister_thread == nullptr)
-		return false;
 	if (!listed) {
 		tame_rocksdb_unregister_thread();
 		return false;
@@ -350,6 +354,7 @@ class TameEnv::Pool
 	{
 		pthread_setname_np(pthread_self(), PoolName(pri_));
 		tame_reactor *r = CreateReactor(opts_, PoolName(pri_));
+		const bool can_list = CanListThreads();
 		bool listed = false;
 		std::unique_lock<std::mutex> lk(mu_);
 		for (;;) {
@@ -358,7 +363,7 @@ class TameEnv::Pool
 			       (queue_.empty() || index >= limit_ || waiting_ <= reserved_)) {
 				// Listed in thread status while within the pool's
 				// limit, as ThreadPoolImpl's excess threads exit.
-				if (listed != (index < limit_)) {
+				if (can_list && listed != (index < limit_)) {
 					lk.unlock();
 					listed = ListThread(env_, pri_, !listed);
 					lk.lock();
@@ -372,7 +377,7 @@ class TameEnv::Pool
 			Job job = queue_.front();
 			queue_.pop_front();
 			lk.unlock();
-			if (!listed)
+			if (can_list && !listed)
 				listed = ListThread(env_, pri_, true);
 			RunOnOwnReactor(r, &job);
 			lk.lock();
