@@ -313,8 +313,9 @@ class TameEnv::Pool
 			if (only_increase && n <= limit_)
 				return;
 			limit_ = n;
-			if (!queue_.empty())
-				StartThreadsLocked();
+			// As ThreadPoolImpl: raising the limit starts the
+			// threads (RocksDB's GetThreadStatus counts them).
+			StartThreadsLocked();
 		}
 		cv_.notify_all();
 	}

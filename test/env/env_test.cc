@@ -164,21 +164,20 @@ TEST(TameEnvSchedule, JobsRunConcurrentlyUpToTheLimitOneJobPerReactor)
 TEST(TameEnvSchedule, ReserveThreadsTakesOnlyIdleThreadsAndReleaseGivesBack)
 {
 	TameEnv env{TameEnvOptions()};
+	EXPECT_EQ(0, env.ReserveThreads(2, Env::LOW)) << "no thread before the limit is raised";
 	env.SetBackgroundThreads(2, Env::LOW);
-	EXPECT_EQ(0, env.ReserveThreads(2, Env::LOW)) << "no thread started yet";
-	std::atomic<int> ran{0};
-	env.Schedule(CountJob, &ran, Env::LOW);
-	ASSERT_TRUE(WaitFor([&] { return ran == 1; }));
 	int got = 0;
 	ASSERT_TRUE(WaitFor([&] {
 		got += env.ReserveThreads(5 - got, Env::LOW);
 		return got == 2;
-	}));
+	})) << "SetBackgroundThreads starts both threads, idle until a job comes";
+	std::atomic<int> ran{0};
 	env.Schedule(CountJob, &ran, Env::LOW);
 	std::this_thread::sleep_for(std::chrono::milliseconds(50));
-	EXPECT_EQ(1, ran.load()) << "reserved threads take no jobs";
+	EXPECT_EQ(0, ran.load()) << "reserved threads take no jobs";
 	EXPECT_EQ(2, env.ReleaseThreads(5, Env::LOW));
-	ASSERT_TRUE(WaitFor([&] { return ran == 2; }));
+	ASSERT_TRUE(WaitFor([&] { return ran == 1; }));
+	EXPECT_EQ(0, env.ReleaseThreads(5, Env::LOW)) << "nothing left reserved";
 }
 
 struct Body {
@@ -323,6 +322,29 @@ TEST(TameEnvThreadStatus, PoolThreadsAreListedWithTheirPriorityWhileWithinTheLim
 	EXPECT_TRUE(WaitFor([&] { return ListedThreads(env, ThreadStatus::LOW_PRIORITY) == 2; }))
 	    << ListedThreads(env, ThreadStatus::LOW_PRIORITY) << " LOW threads listed, limit 2";
 	EXPECT_EQ(1, ListedThreads(env, ThreadStatus::HIGH_PRIORITY));
+}
+
+// RocksDB's DBTest.GetThreadStatus, on tamerocks: as the Posix Env's,
+// SetBackgroundThreads starts the pool's threads before any job, so each
+// pool lists exactly its limit, raised or lowered.
+TEST(TameEnvThreadStatus, SetBackgroundThreadsListsEachPoolsLimitBeforeAnyJob)
+{
+	using rocksdb::ThreadStatus;
+	TameEnv env{TameEnvOptions()};
+	const int kHigh[] = {3, 2, 5}, kLow[] = {10, 15, 3}, kBottom[] = {2, 1, 4};
+	for (int i = 0; i < 3; i++) {
+		env.SetBackgroundThreads(kHigh[i], Env::HIGH);
+		env.SetBackgroundThreads(kLow[i], Env::LOW);
+		env.SetBackgroundThreads(kBottom[i], Env::BOTTOM);
+		int high = -1, low = -1, bottom = -1;
+		EXPECT_TRUE(WaitFor([&] {
+			high = ListedThreads(env, ThreadStatus::HIGH_PRIORITY);
+			low = ListedThreads(env, ThreadStatus::LOW_PRIORITY);
+			bottom = ListedThreads(env, ThreadStatus::BOTTOM_PRIORITY);
+			return high == kHigh[i] && low == kLow[i] && bottom == kBottom[i];
+		})) << "round " << i << ": listed HIGH " << high << " LOW " << low << " BOTTOM "
+		    << bottom;
+	}
 }
 
 // A flush shows as OP_FLUSH of a HIGH_PRIORITY thread while it runs on a
