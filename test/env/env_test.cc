@@ -122,12 +122,14 @@ TEST(TameEnvSchedule, UnScheduleRemovesQueuedJobsAndCallsTheirUnscheduleFn)
 // (with 1 there, RocksDB's db_universal_compaction_test hung on tamerocks).
 TEST(TameEnvSchedule, EveryPoolStartsWithNoThreadsAsThePosixEnvs)
 {
+	const int before = CountThreads();
 	TameEnv env{TameEnvOptions()};
 	for (auto pri : {Env::BOTTOM, Env::LOW, Env::HIGH})
 		EXPECT_EQ(0, env.GetBackgroundThreads(pri)) << "priority " << pri;
 	std::atomic<int> ran{0};
 	env.Schedule(CountJob, &ran, Env::BOTTOM);
 	EXPECT_EQ(1u, env.GetThreadPoolQueueLen(Env::BOTTOM)) << "queued until a thread is allowed";
+	EXPECT_EQ(before, CountThreads()) << "no thread before a limit is raised";
 	env.SetBackgroundThreads(1, Env::BOTTOM);
 	ASSERT_TRUE(WaitFor([&] { return ran == 1; }));
 }
