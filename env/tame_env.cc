@@ -312,6 +312,12 @@ class TameEnv::Pool
 			int n = std::min(std::max(num, 0), cap_);
 			if (only_increase && n <= limit_)
 				return;
+			// Idle threads crossing the limit join or leave the
+			// count ReserveThreads draws on.
+			const int lo = std::min(n, limit_), hi = std::max(n, limit_);
+			for (int i = lo; i < hi && i < (int)idle_.size(); i++)
+				if (idle_[i])
+					waiting_ += n > limit_ ? 1 : -1;
 			limit_ = n;
 			// As ThreadPoolImpl: raising the limit starts the
 			// threads (RocksDB's GetThreadStatus counts them).
@@ -348,8 +354,15 @@ class TameEnv::Pool
 	{
 		while ((int)threads_.size() < limit_) {
 			int index = (int)threads_.size();
+			idle_.push_back(false);
 			threads_.emplace_back([this, index] { Main(index); });
 		}
+	}
+	void SetIdleLocked(int index, bool idle)
+	{
+		idle_[index] = idle;
+		if (index < limit_)
+			waiting_ += idle ? 1 : -1;
 	}
 	void Main(int index)
 	{
@@ -359,7 +372,7 @@ class TameEnv::Pool
 		bool listed = false;
 		std::unique_lock<std::mutex> lk(mu_);
 		for (;;) {
-			waiting_++;
+			SetIdleLocked(index, true);
 			while (!exit_ &&
 			       (queue_.empty() || index >= limit_ || waiting_ <= reserved_)) {
 				// Listed in thread status while within the pool's
@@ -372,7 +385,7 @@ class TameEnv::Pool
 				}
 				cv_.wait(lk);
 			}
-			waiting_--;
+			SetIdleLocked(index, false);
 			if (exit_)
 				break;
 			Job job = queue_.front();
@@ -398,7 +411,9 @@ class TameEnv::Pool
 	std::deque<Job> queue_;
 	std::vector<std::thread> threads_;
 	int limit_ = 0; // as ThreadPoolImpl: DB::Open raises LOW and HIGH, BOTTOM stays 0
-	int waiting_ = 0;
+	std::vector<bool> idle_;  // by thread index: waiting for a job
+	int waiting_ = 0;         // idle threads within the limit, as ThreadPoolImpl's
+	                          // (whose threads beyond it exit)
 	int reserved_ = 0;
 	bool exit_ = false;
 };

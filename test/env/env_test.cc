@@ -182,6 +182,31 @@ TEST(TameEnvSchedule, ReserveThreadsTakesOnlyIdleThreadsAndReleaseGivesBack)
 	EXPECT_EQ(0, env.ReleaseThreads(5, Env::LOW)) << "nothing left reserved";
 }
 
+// RocksDB's RoundRobinSubcompactionsAgainstResources: DB::Open raises LOW to
+// max_background_compactions (5 there), the test lowers it to 1 and then
+// reserves. ThreadPoolImpl's threads beyond the limit exit; tamerocks'
+// park, and are not there to reserve either.
+TEST(TameEnvSchedule, ReserveThreadsCountsOnlyIdleThreadsWithinTheLimit)
+{
+	TameEnv env{TameEnvOptions()};
+	env.SetBackgroundThreads(5, Env::LOW);
+	int got = 0;
+	ASSERT_TRUE(WaitFor([&] {
+		got += env.ReserveThreads(5 - got, Env::LOW);
+		return got == 5;
+	}));
+	EXPECT_EQ(5, env.ReleaseThreads(5, Env::LOW));
+	env.SetBackgroundThreads(1, Env::LOW);
+	EXPECT_EQ(1, env.ReserveThreads(5, Env::LOW)) << "4 of the 5 idle threads are beyond the limit";
+	EXPECT_EQ(1, env.ReleaseThreads(5, Env::LOW));
+	env.SetBackgroundThreads(3, Env::LOW);
+	EXPECT_EQ(3, env.ReserveThreads(5, Env::LOW)) << "raising the limit brings idle threads back";
+	EXPECT_EQ(3, env.ReleaseThreads(5, Env::LOW));
+	std::atomic<int> ran{0};
+	env.Schedule(CountJob, &ran, Env::LOW);
+	ASSERT_TRUE(WaitFor([&] { return ran == 1; }));
+}
+
 struct Body {
 	std::mutex mu;
 	std::set<uint64_t> ids;
