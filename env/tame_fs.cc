@@ -140,8 +140,25 @@ IOStatus InvalidateFd(int fd, bool direct, size_t offset, size_t length)
 {
 	if (direct)
 		return IOStatus::OK();
-	int err = posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED);
-	return err == 0 ? IOStatus::OK() : IOStatusFromErrno(-err, "fadvise", std::to_string(fd));
+	int err = tame_io_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED);
+	return err == 0 ? IOStatus::OK() : IOStatusFromErrno(err, "fadvise", std::to_string(fd));
+}
+
+int FadviseAdvice(rocksdb::FSRandomAccessFile::AccessPattern pattern)
+{
+	switch (pattern) {
+	case rocksdb::FSRandomAccessFile::kRandom:
+		return POSIX_FADV_RANDOM;
+	case rocksdb::FSRandomAccessFile::kSequential:
+		return POSIX_FADV_SEQUENTIAL;
+	case rocksdb::FSRandomAccessFile::kWillNeed:
+		return POSIX_FADV_WILLNEED;
+	case rocksdb::FSRandomAccessFile::kWontNeed:
+		return POSIX_FADV_DONTNEED;
+	case rocksdb::FSRandomAccessFile::kNormal:
+		break;
+	}
+	return POSIX_FADV_NORMAL;
 }
 
 // What the sequential and random-access files share: they own a descriptor,
@@ -283,6 +300,19 @@ class TameRandomAccessFile : public TameReadFile<rocksdb::FSRandomAccessFile>
 	IOStatus Prefetch(uint64_t, size_t, const IOOptions &, IODebugContext *) override
 	{
 		return IOStatus::NotSupported("Prefetch");
+	}
+
+	// The kernel's readahead advice for a buffered file, as the Posix Env
+	// gives it: RocksDB says kRandom when it opens a table file (unless
+	// advise_random_on_open is off), so a read that misses the page cache
+	// fetches its block, not a readahead window. Hint returns nothing, and
+	// an advice the file system rejects changes nothing, so an error is
+	// dropped, as the Posix Env drops it.
+	void Hint(AccessPattern pattern) override
+	{
+		if (direct_)
+			return;
+		(void)tame_io_fadvise(fd_, 0, 0, FadviseAdvice(pattern));
 	}
 
       private:

@@ -49,6 +49,7 @@ static const uint8_t io_opcode[IO_KIND_COUNT] = {
 	[IO_LINKAT] = IORING_OP_LINKAT,
 	[IO_EVENTFD] = IORING_OP_READ,
 	[IO_READ_FIXED] = IORING_OP_READ_FIXED,
+	[IO_FADVISE] = IORING_OP_FADVISE,
 };
 
 /*
@@ -254,6 +255,9 @@ static void prep(struct io_uring_sqe *sqe, struct io_op *op)
 	case IO_SYNC_FILE_RANGE:
 		io_uring_prep_sync_file_range(sqe, op->fd, (unsigned)op->len, op->off,
 					      (int)op->flags);
+		break;
+	case IO_FADVISE:
+		io_uring_prep_fadvise(sqe, op->fd, op->off, (off_t)op->len, (int)op->mode);
 		break;
 	case IO_FALLOCATE:
 		io_uring_prep_fallocate(sqe, op->fd, (int)op->mode, (off_t)op->off,
@@ -970,6 +974,18 @@ int tame_io_fallocate(int fd, int mode, off_t off, off_t len)
 
 	if (!r)
 		return (int)SYS_RETRY(fallocate(fd, mode, off, len));
+	return io_run(r, &op);
+}
+
+int tame_io_fadvise(int fd, off_t off, off_t len, int advice)
+{
+	struct tame_reactor *r = ring_for(IO_FADVISE);
+	struct io_op op = {.kind = IO_FADVISE, .fd = fd, .off = (uint64_t)off,
+			   .len = (uint64_t)len, .mode = (unsigned)advice};
+
+	/* The SQE carries a 32-bit length; posix_fadvise returns the errno. */
+	if (!r || off < 0 || len < 0 || (uint64_t)len > UINT32_MAX)
+		return -posix_fadvise(fd, off, len, advice);
 	return io_run(r, &op);
 }
 

@@ -288,6 +288,8 @@ int tame_io_fsync(int fd);
 int tame_io_fdatasync(int fd);
 int tame_io_sync_file_range(int fd, off_t off, off_t len, unsigned flags);
 int tame_io_fallocate(int fd, int mode, off_t off, off_t len);
+/* posix_fadvise's advice for [off, off + len) (len 0: to the end). */
+int tame_io_fadvise(int fd, off_t off, off_t len, int advice);
 int tame_io_openat(int dirfd, const char *path, int flags, mode_t mode);
 int tame_io_statx(int dirfd, const char *path, int flags, unsigned mask,
 		  struct statx *out);

@@ -5,6 +5,7 @@
 // so that a failing tame_io_* call cannot hide behind another one.
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -338,6 +339,37 @@ TEST_P(Io, FallocateExtendsOrKeepsTheSize)
 	EXPECT_EQ(extended.st_size, 1 << 20);
 	EXPECT_EQ(kept.st_size, 1 << 20);
 	EXPECT_GE(kept.st_blocks * 512, 2 << 20); // the kept-size range is allocated
+	close(fd);
+}
+
+TEST_P(Io, FadviseDontneedDropsCleanPagesAndBadArgumentsFail)
+{
+	constexpr size_t kLen = 64 * 1024;
+	int fd = OpenRw(dirfd(), "advised");
+	ASSERT_GE(fd, 0);
+	std::string data(kLen, 'a');
+	ASSERT_EQ(pwrite(fd, data.data(), kLen, 0), (ssize_t)kLen);
+	ASSERT_EQ(fdatasync(fd), 0);
+	auto cached = [&] {
+		void *map = mmap(nullptr, kLen, PROT_READ, MAP_SHARED, fd, 0);
+		unsigned char vec[kLen / 4096];
+		size_t n = 0;
+		EXPECT_NE(map, MAP_FAILED);
+		EXPECT_EQ(mincore(map, kLen, vec), 0);
+		for (unsigned char v : vec)
+			n += v & 1;
+		munmap(map, kLen);
+		return n;
+	};
+	ASSERT_GT(cached(), 0u);
+	Run([&] {
+		const int bad = ClosedFd();
+		EXPECT_EQ(tame_io_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0);
+		EXPECT_EQ(tame_io_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+		EXPECT_EQ(tame_io_fadvise(bad, 0, 0, POSIX_FADV_NORMAL), -EBADF);
+		EXPECT_EQ(tame_io_fadvise(fd, 0, 0, 1000), -EINVAL);
+	});
+	EXPECT_EQ(cached(), 0u);
 	close(fd);
 }
 

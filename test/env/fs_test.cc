@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "env_test_util.h"
 #include "tame_fs.h"
@@ -473,6 +475,66 @@ TEST_P(FsTest, MiscQueriesAnswer)
 		ASSERT_TRUE(fs_.NewLogger(dir_ / "LOG", io_, &logger, nullptr).ok());
 		EXPECT_NE(nullptr, logger);
 	});
+}
+
+// How many of the first `len` bytes' pages of fd the page cache holds.
+size_t CachedPages(int fd, size_t len)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *map = mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return SIZE_MAX;
+	std::vector<unsigned char> vec((len + page - 1) / page);
+	size_t n = SIZE_MAX;
+	if (mincore(map, len, vec.data()) == 0)
+		n = (size_t)std::count_if(vec.begin(), vec.end(), [](unsigned char v) { return v & 1; });
+	munmap(map, len);
+	return n;
+}
+
+// Writes the file's pages back and drops them from the page cache; false if
+// this file system keeps them (tmpfs does).
+bool DropCachedPages(const std::string &name, size_t len)
+{
+	int fd = open(name.c_str(), O_RDWR);
+	if (fd < 0)
+		return false;
+	bool dropped = fdatasync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
+	               CachedPages(fd, len) == 0;
+	close(fd);
+	return dropped;
+}
+
+// RocksDB hints kRandom when it opens a table file: a buffered read that
+// misses the page cache then reads its own page, not a readahead window, as
+// with the Posix Env. A first read at offset 0 with no hint starts one.
+TEST_P(FsTest, HintRandomReadsOnlyTheMissedPageOfABufferedFile)
+{
+	constexpr size_t kLen = 1 << 20;
+	std::string name = dir_ / "hinted";
+	WriteFile(name, std::string(kLen, 'h'));
+	if (!DropCachedPages(name, kLen))
+		GTEST_SKIP() << "the page cache keeps " << name << "'s pages after POSIX_FADV_DONTNEED";
+	std::map<int, size_t> cached;
+	for (auto pattern : {rocksdb::FSRandomAccessFile::kRandom, rocksdb::FSRandomAccessFile::kNormal}) {
+		ASSERT_TRUE(DropCachedPages(name, kLen));
+		Run([&] {
+			std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+			ASSERT_TRUE(fs_.NewRandomAccessFile(name, FileOptions(), &r, nullptr).ok());
+			r->Hint(pattern);
+			char buf[4096];
+			Slice got;
+			ASSERT_TRUE(r->Read(0, sizeof(buf), io_, &got, buf, nullptr).ok());
+			EXPECT_EQ(std::string(sizeof(buf), 'h'), got.ToString());
+		});
+		int fd = open(name.c_str(), O_RDONLY);
+		ASSERT_GE(fd, 0);
+		cached[pattern] = CachedPages(fd, kLen);
+		close(fd);
+	}
+	EXPECT_EQ(1u, cached[rocksdb::FSRandomAccessFile::kRandom]);
+	EXPECT_GT(cached[rocksdb::FSRandomAccessFile::kNormal], 1u);
+	EXPECT_NE(SIZE_MAX, cached[rocksdb::FSRandomAccessFile::kNormal]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Where, FsTest, ::testing::Values(Where::kThread, Where::kFiber),
