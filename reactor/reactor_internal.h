@@ -34,7 +34,13 @@ struct tame_task {
 	bool timed_out;
 	tame_fiber_fn fn;
 	void *arg;
+	/* The preemption check (tame_should_yield): when this slice started
+	 * (0: at the next check), the last clock reading, the checks since
+	 * it, and how many more checks go without reading the clock. */
 	uint64_t slice_start_ns;
+	uint64_t slice_read_ns;
+	uint32_t slice_checks;
+	uint32_t slice_skip;
 };
 
 struct tame_taskq {

@@ -392,6 +392,36 @@ TEST(Reactor, ShouldYieldTurnsTrueOnlyAfterTheSlice)
 	EXPECT_FALSE(fresh_slice_says_yield);
 }
 
+// The check reads the clock at the pace of the checks before: when fast
+// checks turn slow, at most TAME_SHOULD_YIELD_SKIP_MAX of them go unread
+// before one sees that the slice is over.
+TEST(Reactor, ShouldYieldSeesTheSliceEndSoonAfterItsChecksSlowDown)
+{
+	tame_reactor_opts opts = DefaultOpts();
+	opts.slice_ns = 1 * kNsPerMs;
+	constexpr uint64_t kSlowGapNs = 200 * 1000;
+	int fast_checks = 0, slow_checks = 0;
+	RunOnReactor(opts, [&] {
+		uint64_t start = tame_now_ns();
+		while (tame_now_ns() - start < opts.slice_ns / 4 && fast_checks < 100000) {
+			ASSERT_FALSE(tame_should_yield());
+			fast_checks++;
+		}
+		for (;;) {
+			uint64_t spin = tame_now_ns();
+			while (tame_now_ns() - spin < kSlowGapNs) {
+			}
+			slow_checks++;
+			if (tame_should_yield())
+				break;
+		}
+	});
+	EXPECT_GT(fast_checks, TAME_SHOULD_YIELD_SKIP_MAX);
+	// Skipped checks, then a reading; if that reading came before the end,
+	// the slice's remaining 1 ms at the new pace, then one more.
+	EXPECT_LE(slow_checks, TAME_SHOULD_YIELD_SKIP_MAX + 1 + int(opts.slice_ns / kSlowGapNs) + 1);
+}
+
 TEST(Reactor, MaybeYieldLetsOtherFibersRunAfterTheSlice)
 {
 	tame_reactor_opts opts = DefaultOpts();
