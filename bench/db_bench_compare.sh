@@ -56,6 +56,8 @@
 #   --repeat      runs per Env, default 2
 #   --timeout     seconds per db_bench, default 600
 #   --keep        keep the work directory (DBs and db_bench logs)
+# After the table, with direct mode, fio's ceiling for the direct
+# multireadrandom rows (see device_ceiling).
 # Exit status: 0 all runs completed with equal found counts (a MISS is a
 # figure, not a failure); 1 a MISMATCH, a failed or hung db_bench, or a run
 # that did not use the expected Env; 2 bad arguments or setup.
@@ -469,16 +471,56 @@ run_bench() {
 		repro+=("$mode $bench: $verdict (${ratio}x, goal ${goal}x); reproduce (with --keep; the DB of read benchmarks is the one the load command above writes):"
 			"  default:   $cmd_d" "  tamerocks: $cmd_t")
 	fi
+	if [ "$mode" = direct ] && [[ $bench == multireadrandom* ]]; then
+		batch_rows+=("$bench ${ratio}x")
+	fi
 	printf '%-8s %-22s %12s %9s %12s %9s %7s %6s  %-21s %5s  %s\n' "$mode" "$bench" \
 		"$best_d" "$us_d" "$best_t" "$us_t" "${ratio}x" "$pairs" "$found_col" "${goal}x" "$verdict"
 }
 
+# The device's ceiling for the direct multireadrandom rows, from fio: 4 KiB
+# O_DIRECT random reads of the shared DB's largest table file, one at a time
+# (as the default Env's MultiGet reads, one block after another) and in
+# batches of 32 submitted and reaped together (the most a batch of 32 can
+# gain). Not a goal: where one read at a time is already fast, the device
+# caps what any batching reaches, and the line says by how much.
+device_ceiling() {
+	local sst secs=8 qd out iops=() lat=()
+	if ! command -v fio >/dev/null; then
+		echo "device ceiling: fio not found (apt-get install fio): not measured"
+		return
+	fi
+	[ "$quick" = 1 ] && secs=3
+	sst=$(ls -S "$base"/*.sst | head -n 1)
+	for qd in 1 32; do
+		if ! out=$(fio --name=ceiling --readonly --filename="$sst" --rw=randread --bs=4k --direct=1 \
+			--ioengine=io_uring --iodepth="$qd" --iodepth_batch_submit="$qd" \
+			--iodepth_batch_complete_min="$qd" --runtime="$secs" --time_based \
+			--output-format=terse --terse-version=3 2>&1); then
+			echo "device ceiling: fio failed on $sst: $(tail -n 1 <<<"$out")"
+			return
+		fi
+		# terse v3: field 8 read IOPS, field 40 mean total latency (us)
+		iops+=("$(cut -d';' -f8 <<<"$out")")
+		lat+=("$(cut -d';' -f40 <<<"$out")")
+	done
+	printf 'device ceiling (fio, 4 KiB O_DIRECT random reads of %s, %s s each): one at a time %s IOPS (%.0f us each); batches of 32 %s IOPS (%.0f us a batch): at most %sx for a batch of 32; measured: %s\n' \
+		"$(basename "$sst")" "$secs" "${iops[0]}" "${lat[0]}" "${iops[1]}" "${lat[1]}" \
+		"$(awk -v a="${iops[1]}" -v b="${iops[0]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+		"${batch_rows[*]:-no direct multireadrandom row}"
+}
+
+batch_rows=()
 t_start=$(date +%s)
 for mode in "${modes[@]}"; do
 	for bench in "${benches[@]}"; do
 		run_bench "$mode" "$bench"
 	done
 done
+if [[ " ${modes[*]} " == *" direct "* ]]; then
+	echo
+	device_ceiling
+fi
 
 echo
 echo "load avg $(cut -d' ' -f1-3 /proc/loadavg) at end; comparison took $(($(date +%s) - t_start)) s"
