@@ -386,7 +386,6 @@ int tame_sleep_ns(uint64_t ns)
  * TAME_SHOULD_YIELD_SKIP_MAX, which bounds the overshoot of a fiber whose
  * checks slow down).
  */
-
 bool tame_should_yield(void)
 {
 	struct tame_task *t = parkable_task();
@@ -411,8 +410,12 @@ bool tame_should_yield(void)
 		return true;
 	gap = slice - used < slice / 8 ? slice - used : slice / 8;
 	per_check = (now - t->slice_read_ns) / t->slice_checks;
-	skip = per_check ? gap / per_check : TAME_SHOULD_YIELD_SKIP_MAX;
-	t->slice_skip = (uint32_t)(skip > TAME_SHOULD_YIELD_SKIP_MAX ? TAME_SHOULD_YIELD_SKIP_MAX : skip ? skip - 1 : 0);
+	/* The next reading comes gap / per_check checks on. */
+	skip = per_check ? gap / per_check : UINT64_MAX;
+	if (skip > TAME_SHOULD_YIELD_SKIP_MAX)
+		t->slice_skip = TAME_SHOULD_YIELD_SKIP_MAX;
+	else
+		t->slice_skip = skip ? (uint32_t)skip - 1 : 0;
 	t->slice_read_ns = now;
 	t->slice_checks = 0;
 	return false;
