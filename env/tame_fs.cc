@@ -580,12 +580,13 @@ class TameWritableFile : public rocksdb::FSWritableFile
 	int nowait_ = 0; // tame_io_write_buffered's per-file state
 };
 
+// Always buffered, as the Posix FileSystem's, whatever the options say:
+// RocksDB writes an ingested file's 8-byte global sequence number at its
+// offset through this file, with the DB's FileOptions.
 class TameRandomRWFile : public rocksdb::FSRandomRWFile
 {
       public:
-	TameRandomRWFile(std::string fname, int fd, bool direct)
-	    : fname_(std::move(fname)), fd_(fd), direct_(direct),
-	      align_(direct ? DirectAlignment(fd) : 0)
+	TameRandomRWFile(std::string fname, int fd) : fname_(std::move(fname)), fd_(fd)
 	{
 	}
 	~TameRandomRWFile() override
@@ -593,24 +594,16 @@ class TameRandomRWFile : public rocksdb::FSRandomRWFile
 		if (fd_ >= 0)
 			tame_io_close(fd_);
 	}
-	bool use_direct_io() const override
-	{
-		return direct_;
-	}
-	size_t GetRequiredBufferAlignment() const override
-	{
-		return direct_ ? align_ : kDefaultDirectAlignmentBytes;
-	}
 	IOStatus Write(uint64_t offset, const Slice &data, const IOOptions &,
 	               IODebugContext *) override
 	{
-		int rc = WriteFull(fd_, data.data(), data.size(), offset, direct_ ? nullptr : &nowait_);
+		int rc = WriteFull(fd_, data.data(), data.size(), offset, &nowait_);
 		return rc < 0 ? IOStatusFromErrno(rc, "write", fname_) : IOStatus::OK();
 	}
 	IOStatus Read(uint64_t offset, size_t n, const IOOptions &, Slice *result, char *scratch,
 	              IODebugContext *) const override
 	{
-		return ReadAt(fd_, fname_, offset, n, align_, result, scratch);
+		return ReadAt(fd_, fname_, offset, n, 0, result, scratch);
 	}
 	IOStatus Flush(const IOOptions &, IODebugContext *) override
 	{
@@ -638,8 +631,6 @@ class TameRandomRWFile : public rocksdb::FSRandomRWFile
       private:
 	std::string fname_;
 	int fd_;
-	bool direct_;
-	size_t align_;
 	int nowait_ = 0; // tame_io_write_buffered's per-file state
 };
 
@@ -809,11 +800,11 @@ IOStatus TameFileSystem::NewRandomRWFile(const std::string &fname, const FileOpt
                                          IODebugContext *)
 {
 	result->reset();
-	bool direct = opts.use_direct_reads || opts.use_direct_writes;
-	int fd = OpenFile(fname, O_CREAT | O_RDWR | (direct ? O_DIRECT : 0), kFileMode);
+	(void)opts; // no direct I/O here (TameRandomRWFile)
+	int fd = OpenFile(fname, O_CREAT | O_RDWR, kFileMode);
 	if (fd < 0)
 		return IOStatusFromErrno(fd, "open", fname);
-	result->reset(new TameRandomRWFile(fname, fd, direct));
+	result->reset(new TameRandomRWFile(fname, fd));
 	return IOStatus::OK();
 }
 

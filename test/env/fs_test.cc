@@ -339,6 +339,32 @@ TEST_P(FsTest, RandomRWFileWritesAndReadsAnywhere)
 	});
 }
 
+// External SST ingestion writes the file's 8-byte global sequence number at
+// its offset through a random-RW file opened with the DB's FileOptions: with
+// direct I/O on, the file is still buffered, as the Posix FileSystem's is
+// (RocksDB's ExternalSSTFileBasicTest.IngestFileWithGlobalSeqnoPickedSeqno).
+TEST_P(FsTest, RandomRWFileIsBufferedEvenWithDirectIoOptions)
+{
+	Run([&] {
+		WriteFile(dir_ / "ingested", std::string(8192, 'x'));
+		FileOptions direct;
+		direct.use_direct_reads = true;
+		direct.use_direct_writes = true;
+		std::unique_ptr<rocksdb::FSRandomRWFile> f;
+		IOStatus st = fs_.NewRandomRWFile(dir_ / "ingested", direct, &f, nullptr);
+		ASSERT_TRUE(st.ok()) << st.ToString();
+		EXPECT_FALSE(f->use_direct_io());
+		st = f->Write(4093, "12345678", io_, nullptr);
+		ASSERT_TRUE(st.ok()) << st.ToString();
+		ASSERT_TRUE(f->Fsync(io_, nullptr).ok());
+		char buf[16];
+		Slice out;
+		ASSERT_TRUE(f->Read(4091, 12, io_, &out, buf, nullptr).ok());
+		EXPECT_EQ("xx12345678xx", out.ToString());
+		EXPECT_TRUE(f->Close(io_, nullptr).ok());
+	});
+}
+
 // With align_direct_reads:false a direct random-access file asks RocksDB to
 // align (use_direct_io() true), as the default Env's do.
 TEST_P(FsTest, DirectIoWritesAndReadsAlignedBlocks)
