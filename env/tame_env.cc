@@ -117,6 +117,21 @@ void RunJobFiber(void *p)
 	job->fn(job->arg);
 }
 
+// The fiber running a pool job on this thread, if any. It answers
+// GetThreadID with the pool thread's id: RocksDB lists each pool thread in
+// thread status under the GetThreadID() of its registration, and matches a
+// job's GetThreadID() against that list (EventListenerTest.
+// OnSingleDBFlushTest). A pool thread runs one job at a time, so the id is
+// still the job's alone; every other fiber keeps its own.
+thread_local const tame_fiber *tls_pool_job_fiber = nullptr;
+
+void RunPoolJobFiber(void *p)
+{
+	tls_pool_job_fiber = tame_fiber_self();
+	RunJobFiber(p);
+	tls_pool_job_fiber = nullptr;
+}
+
 // A reactor owned by the calling thread, or nullptr when it cannot be made
 // (the jobs then run directly on the thread, I/O as plain system calls).
 tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
@@ -187,11 +202,12 @@ void DestroyReactor(const TameEnvOptions &o, tame_reactor *r, const char *name)
 	tame_reactor_destroy(r);
 }
 
-// Runs job as a fiber of r (owned by this thread) until it returns.
-void RunOnOwnReactor(tame_reactor *r, Job *job)
+// Runs job as a fiber of r (owned by this thread), entered through entry,
+// until it returns.
+void RunOnOwnReactor(tame_reactor *r, Job *job, tame_fiber_fn entry = RunJobFiber)
 {
 	if (r != nullptr) {
-		int rc = tame_spawn(r, RunJobFiber, job);
+		int rc = tame_spawn(r, entry, job);
 		if (rc == 0) {
 			tame_reactor_run(r, TAME_RUN_UNTIL_EMPTY);
 			return;
@@ -393,7 +409,7 @@ class TameEnv::Pool
 			lk.unlock();
 			if (can_list && !listed)
 				listed = ListThread(env_, pri_, true);
-			RunOnOwnReactor(r, &job);
+			RunOnOwnReactor(r, &job, RunPoolJobFiber);
 			lk.lock();
 		}
 		lk.unlock();
@@ -613,9 +629,10 @@ void TameEnv::WaitForJoin()
 uint64_t TameEnv::GetThreadID() const
 {
 	// Fiber ids are small counters; the high bit keeps them apart from the
-	// pthread ids the wrapped Env gives plain threads.
+	// pthread ids the wrapped Env gives plain threads. A pool job's fiber
+	// answers as its pool thread (tls_pool_job_fiber).
 	tame_fiber *f = tame_fiber_self();
-	if (f != nullptr)
+	if (f != nullptr && f != tls_pool_job_fiber)
 		return tame_fiber_id(f) | (1ull << 63);
 	return target()->GetThreadID();
 }

@@ -409,6 +409,63 @@ TEST(TameEnvThreadStatus, AFlushShowsAsTheFlushOperationOfAHighPriorityThread)
 	ASSERT_TRUE(db->Close().ok());
 }
 
+// RocksDB's EventListenerTest.OnSingleDBFlushTest, on tamerocks: on the
+// thread that writes a flush's table file, Env::GetThreadID() is the id of a
+// thread that GetThreadList shows running a flush. A pool thread registers
+// under its own id and runs one job at a time, so its job fiber answers with
+// that id; other fibers keep ids of their own.
+TEST(TameEnvThreadStatus, AFlushJobsThreadIdIsThatOfAListedFlushThread)
+{
+	struct MatchFlushThread : rocksdb::EventListener {
+		Env *env;
+		std::atomic<int> files{0}, matched{0};
+		std::atomic<uint64_t> job_id{0};
+		explicit MatchFlushThread(Env *e) : env(e)
+		{
+		}
+		void OnTableFileCreated(const rocksdb::TableFileCreationInfo &) override
+		{
+			const uint64_t id = env->GetThreadID();
+			std::vector<rocksdb::ThreadStatus> list;
+			EXPECT_TRUE(env->GetThreadList(&list).ok());
+			bool match = false;
+			for (const rocksdb::ThreadStatus &t : list)
+				match |= t.operation_type == rocksdb::ThreadStatus::OP_FLUSH &&
+				         t.thread_id == id;
+			job_id = id;
+			files++;
+			matched += match;
+		}
+	};
+	TameEnv env{TameEnvOptions()};
+	auto see = std::make_shared<MatchFlushThread>(&env);
+	TempDir dir;
+	rocksdb::Options o;
+	o.env = &env;
+	o.create_if_missing = true;
+	o.enable_thread_tracking = true;
+	o.listeners.push_back(see);
+	rocksdb::DB *raw = nullptr;
+	rocksdb::Status s = rocksdb::DB::Open(o, dir / "db", &raw);
+	ASSERT_TRUE(s.ok()) << s.ToString();
+	std::unique_ptr<rocksdb::DB> db(raw);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k" + std::to_string(i), "v").ok());
+		ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
+	}
+	EXPECT_EQ(3, see->files.load());
+	EXPECT_EQ(3, see->matched.load());
+	// A fiber that is no pool job keeps an id of its own.
+	Body body;
+	body.env = &env;
+	env.StartThread(BodyFn, &body);
+	env.WaitForJoin();
+	ASSERT_EQ(1u, body.ids.size());
+	EXPECT_NE(see->job_id.load(), *body.ids.begin());
+	EXPECT_NE(env.GetThreadID(), *body.ids.begin());
+	ASSERT_TRUE(db->Close().ok());
+}
+
 TEST(TameEnvStats, StatsTruePrintsEachReactorsCountersWhenTheEnvGoes)
 {
 	std::string err = StderrOfEnvReading(true, 5);
