@@ -374,6 +374,22 @@ TEST(TameEnvThreadStatus, SetBackgroundThreadsListsEachPoolsLimitBeforeAnyJob)
 	}
 }
 
+// A new DB at path on env, with thread tracking and the listener; null (and
+// a failure) if it does not open.
+std::unique_ptr<rocksdb::DB> OpenTrackedDb(Env &env, const std::string &path,
+                                           std::shared_ptr<rocksdb::EventListener> listener)
+{
+	rocksdb::Options o;
+	o.env = &env;
+	o.create_if_missing = true;
+	o.enable_thread_tracking = true;
+	o.listeners.push_back(std::move(listener));
+	rocksdb::DB *raw = nullptr;
+	rocksdb::Status s = rocksdb::DB::Open(o, path, &raw);
+	EXPECT_TRUE(s.ok()) << s.ToString();
+	return std::unique_ptr<rocksdb::DB>(raw);
+}
+
 // A flush shows as OP_FLUSH of a HIGH_PRIORITY thread while it runs on a
 // fiber of the Env's HIGH pool (RocksDB's DBTest.ThreadStatusFlush, on
 // tamerocks).
@@ -394,15 +410,8 @@ TEST(TameEnvThreadStatus, AFlushShowsAsTheFlushOperationOfAHighPriorityThread)
 	TameEnv env{TameEnvOptions()};
 	auto see = std::make_shared<SeeFlush>(&env);
 	TempDir dir;
-	rocksdb::Options o;
-	o.env = &env;
-	o.create_if_missing = true;
-	o.enable_thread_tracking = true;
-	o.listeners.push_back(see);
-	rocksdb::DB *raw = nullptr;
-	rocksdb::Status s = rocksdb::DB::Open(o, dir / "db", &raw);
-	ASSERT_TRUE(s.ok()) << s.ToString();
-	std::unique_ptr<rocksdb::DB> db(raw);
+	std::unique_ptr<rocksdb::DB> db = OpenTrackedDb(env, dir / "db", see);
+	ASSERT_TRUE(db);
 	ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
 	ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
 	EXPECT_EQ(1, see->flushes_seen.load());
@@ -440,15 +449,8 @@ TEST(TameEnvThreadStatus, AFlushJobsThreadIdIsThatOfAListedFlushThread)
 	TameEnv env{TameEnvOptions()};
 	auto see = std::make_shared<MatchFlushThread>(&env);
 	TempDir dir;
-	rocksdb::Options o;
-	o.env = &env;
-	o.create_if_missing = true;
-	o.enable_thread_tracking = true;
-	o.listeners.push_back(see);
-	rocksdb::DB *raw = nullptr;
-	rocksdb::Status s = rocksdb::DB::Open(o, dir / "db", &raw);
-	ASSERT_TRUE(s.ok()) << s.ToString();
-	std::unique_ptr<rocksdb::DB> db(raw);
+	std::unique_ptr<rocksdb::DB> db = OpenTrackedDb(env, dir / "db", see);
+	ASSERT_TRUE(db);
 	for (int i = 0; i < 3; i++) {
 		ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k" + std::to_string(i), "v").ok());
 		ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
