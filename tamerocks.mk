@@ -23,7 +23,7 @@ tamerocks_LIBS = uring boost_context pthread
 tamerocks_HEADERS = env/tame_register.h env/tame_rocksdb_c.h
 # The C11 core (fiber/, reactor/): compiled as C by CMake (cmake/RocksDBPlugin.cmake)
 # and by the make rules below.
-tamerocks_CORE_SRCS = fiber/fiber.c fiber/stack.c fiber/fls.c reactor/reactor.c reactor/io.c reactor/inbox.c reactor/timer.c reactor/call.c port/parking_lot.c port/sync.c port/interpose.c port/keys.c port/rocksdb_tls.c
+tamerocks_CORE_SRCS = fiber/fiber.c fiber/stack.c fiber/fls.c reactor/reactor.c reactor/io.c reactor/inbox.c reactor/timer.c reactor/submit_tune.c reactor/call.c port/parking_lot.c port/sync.c port/interpose.c port/keys.c port/rocksdb_tls.c
 
 # ---- make build only -------------------------------------------------------
 # RocksDB's Makefile turns each plugin source into a library object with

@@ -145,6 +145,7 @@ tame_reactor *CreateReactor(const TameEnvOptions &o, const char *name)
 	ro.idle_poll_ns = o.idle_poll_us * 1000u;
 	ro.submit_ns = o.submit_us * 1000u;
 	ro.submit_depth = o.submit_depth;
+	ro.submit_tune = o.submit_tune;
 	ro.wake_batch = o.wake_batch;
 	ro.wake_wait_ns = o.wake_wait_us * 1000u;
 	ro.read_buffers = o.read_buffers;
@@ -173,7 +174,9 @@ void PrintStats(tame_reactor *r, const char *name)
 		double n = st.io_timed ? (double)st.io_timed : 1.0;
 		fprintf(stderr,
 		        "tamerocks: stats: reactor %s (%s): %llu fiber resumes, %llu "
-		        "parks, %llu yields; %llu I/O operations in %llu enters (%llu early), "
+		        "parks, %llu yields; %llu I/O operations in %llu enters (%llu early; "
+		        "submit_tune: %llu of %llu windows with no depth limit, %llu trials, "
+		        "%llu changes), "
 		        "%llu sleeps (%llu batched); per operation: %.1f us queued, %.1f us in the "
 		        "kernel, %.1f us completed until its fiber ran; direct reads: %llu "
 		        "through read buffers (%llu registered), %llu not (%llu of them "
@@ -182,6 +185,10 @@ void PrintStats(tame_reactor *r, const char *name)
 		        (unsigned long long)st.switches, (unsigned long long)st.parks,
 		        (unsigned long long)st.yields, (unsigned long long)st.io_timed,
 		        (unsigned long long)st.io_enters, (unsigned long long)st.early_enters,
+		        (unsigned long long)st.submit_tune_open_windows,
+		        (unsigned long long)st.submit_tune_windows,
+		        (unsigned long long)st.submit_tune_trials,
+		        (unsigned long long)st.submit_tune_changes,
 		        (unsigned long long)st.sleeps, (unsigned long long)st.batched_sleeps,
 		        st.io_queued_ns / n / 1e3,
 		        st.io_kernel_ns / n / 1e3, st.io_resume_ns / n / 1e3,

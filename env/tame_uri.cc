@@ -116,6 +116,8 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	} else if (key == "submit_depth") {
 		s = ParseU64(key, value, 0, 1000000, &v);
 		o->submit_depth = (unsigned)v;
+	} else if (key == "submit_tune") {
+		s = ParseBool(key, value, &o->submit_tune);
 	} else if (key == "wake_batch") {
 		s = ParseU64(key, value, 1, TAME_REACTOR_MAX_WAKE_BATCH, &v);
 		o->wake_batch = (unsigned)v;
@@ -141,7 +143,7 @@ Status ApplyOption(const std::string &key, const std::string &value, TameEnvOpti
 	} else {
 		return Bad(key, "is unknown (known: fg_reactors, bg_reactors, "
 		                "ring_entries, stack_bytes, slice_us, idle_poll_us, "
-		                "submit_us, submit_depth, wake_batch, wake_wait_us, read_buffers, "
+		                "submit_us, submit_depth, submit_tune, wake_batch, wake_wait_us, read_buffers, "
 		                "read_buffer_kib, sync_fallback, "
 		                "io_uring, stats, align_direct_reads)");
 	}

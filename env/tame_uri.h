@@ -44,7 +44,15 @@
 //                    batch, one doorbell, instead of several (0: never
 //                    before the pass ends; a large N: whenever submit_us
 //                    allows). A fast device that drains N reads in less
-//                    than a pass wants a larger N.
+//                    than a pass wants a larger N: see submit_tune.
+//   submit_tune:B    true (default) | false: every 32 windows of at least
+//                    20 ms and 1,024 completions, each reactor runs 6
+//                    windows alternating submit_depth with no depth limit
+//                    (submit_us alone), and keeps no limit while it
+//                    completes 10 % more per second at no more than 5 %
+//                    more CPU per completion of its thread (to keep it:
+//                    3 % and 10 %); otherwise submit_depth
+//                    (reactor/submit_tune.h). false: submit_depth always.
 //   wake_batch:N     1..4096, default 8: a reactor with nothing to run
 //                    and K of its operations in the kernel sleeps until
 //                    min(N, K / 2) of them complete, or until one has and
@@ -79,7 +87,7 @@
 //                    sleeps, and per operation the mean time queued, in the
 //                    kernel and completed-but-waiting for the reactor
 //                    (the figures to tune submit_us, submit_depth and
-//                    fg_reactors with).
+//                    fg_reactors with), and what submit_tune chose.
 //   align_direct_reads:B  true (default) | false: a file RocksDB opens for
 //                    random access with use_direct_reads (SST and blob
 //                    reads) still reads with O_DIRECT, past the page cache,
@@ -118,6 +126,7 @@ struct TameEnvOptions {
 	uint64_t idle_poll_us = 50;
 	uint64_t submit_us = 50;
 	unsigned submit_depth = 16;
+	bool submit_tune = true;
 	unsigned wake_batch = 8;
 	uint64_t wake_wait_us = 50;
 	unsigned read_buffers = 64;

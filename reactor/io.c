@@ -375,7 +375,7 @@ void io_submit_early(struct tame_reactor *r)
 		return;
 	/* Checked before the clock: with a long device queue, every fiber of
 	 * a pass ends here, and needs no clock read to be told so. */
-	if (io_in_kernel_total() >= r->opts.submit_depth)
+	if (io_in_kernel_total() >= r->gate_depth)
 		return;
 	if (tame_now_ns() - r->last_enter_ns < r->opts.submit_ns)
 		return;

@@ -12,6 +12,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ void tame_reactor_opts_init(struct tame_reactor_opts *o)
 		.flags = 0,
 		.submit_ns = TAME_REACTOR_DEFAULT_SUBMIT_NS,
 		.submit_depth = TAME_REACTOR_DEFAULT_SUBMIT_DEPTH,
+		.submit_tune = true,
 		.read_buffers = TAME_REACTOR_DEFAULT_READ_BUFFERS,
 		.read_buffer_bytes = TAME_REACTOR_DEFAULT_READ_BUFFER_BYTES,
 		.wake_batch = TAME_REACTOR_DEFAULT_WAKE_BATCH,
@@ -111,6 +113,8 @@ int tame_reactor_create(const struct tame_reactor_opts *opts, struct tame_reacto
 	snprintf(r->name, sizeof(r->name), "%s", r->opts.name ? r->opts.name : "reactor");
 	r->opts.name = r->name;
 	r->owner = pthread_self();
+	r->gate_depth = r->opts.submit_depth;
+	submit_tune_init(&r->tune);
 	r->efd = eventfd(0, EFD_CLOEXEC);
 	if (r->efd < 0) {
 		ret = -errno;
@@ -534,6 +538,46 @@ static void run_ready(struct tame_reactor *r)
 		tame_fiber_batch_end();
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Once a turn: has the submit_tune window ended (reactor/submit_tune.h)?
+ * One load and one compare until it has SUBMIT_TUNE_WINDOW_OPS completions;
+ * then a clock read a turn until it is SUBMIT_TUNE_WINDOW_NS long.
+ */
+static void submit_tune_check(struct tame_reactor *r)
+{
+	uint64_t ops = atomic_load_explicit(&r->stats.cqes_reaped, memory_order_relaxed);
+	uint64_t now, cpu;
+	bool open;
+
+	if (ops - r->tune_ops0 < SUBMIT_TUNE_WINDOW_OPS)
+		return;
+	now = tame_now_ns();
+	if (now - r->tune_ns0 < SUBMIT_TUNE_WINDOW_NS)
+		return;
+	cpu = thread_cpu_ns();
+	if (r->tune_ns0) {
+		open = submit_tune_window(&r->tune, ops - r->tune_ops0, now - r->tune_ns0,
+					  cpu - r->tune_cpu_ns0);
+		r->gate_depth = open ? UINT_MAX : r->opts.submit_depth;
+		STAT_SET(r, submit_tune_windows, r->tune.windows);
+		STAT_SET(r, submit_tune_open_windows, r->tune.open_windows);
+		STAT_SET(r, submit_tune_trials, r->tune.trials);
+		STAT_SET(r, submit_tune_changes, r->tune.changes);
+	}
+	r->tune_ops0 = ops;
+	r->tune_ns0 = now;
+	r->tune_cpu_ns0 = cpu;
+}
+
 static bool has_external_work(struct tame_reactor *r)
 {
 	return atomic_load_explicit(&r->remote_wakes, memory_order_relaxed) ||
@@ -616,6 +660,8 @@ int tame_reactor_run(struct tame_reactor *r, enum tame_run_mode mode)
 		if (loop_done(r, mode))
 			break;
 		io_flush_retries(r);
+		if (r->opts.submit_tune && r->have_ring)
+			submit_tune_check(r);
 		if (!r->runq.head)
 			idle(r); /* submits this turn's SQEs in the enter that waits */
 		else if (io_busy(r)) {
@@ -692,6 +738,10 @@ void tame_reactor_get_stats(const struct tame_reactor *r, struct tame_reactor_st
 	LOAD(sleeps);
 	LOAD(loop_turns);
 	LOAD(early_enters);
+	LOAD(submit_tune_windows);
+	LOAD(submit_tune_open_windows);
+	LOAD(submit_tune_trials);
+	LOAD(submit_tune_changes);
 	LOAD(batched_sleeps);
 	LOAD(io_timed);
 	LOAD(io_queued_ns);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "submit_tune.h"
 #include "tame_reactor.h"
 
 #define TAME_TLS_IE __attribute__((tls_model("initial-exec")))
@@ -154,6 +155,8 @@ struct io_op {
 			      atomic_load_explicit(&(r)->stats.field,              \
 						   memory_order_relaxed) + 1,     \
 			      memory_order_relaxed)
+#define STAT_SET(r, field, v)                                                    \
+	atomic_store_explicit(&(r)->stats.field, (v), memory_order_relaxed)
 #define STAT_ADD(r, field, n)                                                    \
 	atomic_store_explicit(&(r)->stats.field,                                  \
 			      atomic_load_explicit(&(r)->stats.field,              \
@@ -166,7 +169,8 @@ struct reactor_stats {
 		cqes_reaped, io_enters, inbox_msgs, inbox_full, timers_fired,
 		sleeps, loop_turns, early_enters, batched_sleeps, io_timed, io_queued_ns,
 		io_kernel_ns, io_resume_ns, read_buf_reads, read_buf_fixed,
-		read_buf_bypassed, read_buf_allocated;
+		read_buf_bypassed, read_buf_allocated, submit_tune_windows,
+		submit_tune_open_windows, submit_tune_trials, submit_tune_changes;
 };
 
 struct tame_reactor {
@@ -187,6 +191,12 @@ struct tame_reactor {
 	unsigned inflight;
 	unsigned in_kernel_published; /* this reactor's part of io_in_kernel_all */
 	uint64_t last_enter_ns; /* io_submit_early: when the kernel last saw the SQ */
+	unsigned gate_depth;	/* io_submit_early's depth in force: opts.submit_depth,
+				 * or UINT_MAX while submit_tune has the gate open */
+	/* submit_tune (opts.submit_tune): the window being measured began at
+	 * these completions (stats.cqes_reaped), clock and thread CPU time. */
+	struct submit_tune tune;
+	uint64_t tune_ops0, tune_ns0, tune_cpu_ns0;
 	struct io_op efd_op;
 	uint64_t efd_value;
 	bool efd_armed;

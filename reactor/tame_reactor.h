@@ -80,6 +80,11 @@ struct tame_reactor_opts {
 	unsigned submit_depth;	  /* ... and only while fewer than this many of
 				   * the reactor's operations are in the kernel;
 				   * 0 = never before the pass ends */
+	bool submit_tune;	  /* now and then measure the pass with no depth
+				   * limit (submit_ns alone) against it, and keep
+				   * the one that completes more per second at
+				   * about the same CPU (reactor/submit_tune.h);
+				   * false = submit_depth always */
 	unsigned read_buffers;	  /* buffers for direct reads (tame_io_read_direct),
 				   * 0 = none; at most MAX_READ_BUFFERS */
 	size_t read_buffer_bytes; /* each, a multiple of 4096, at most
@@ -155,6 +160,12 @@ struct tame_reactor_stats {
 	uint64_t sleeps;	/* times the loop slept in the kernel */
 	uint64_t loop_turns;
 	uint64_t early_enters;	/* io_enters made while fibers ran (submit_ns) */
+	/* submit_tune: windows measured, of them run with no depth limit,
+	 * trials that reached a decision, decisions that changed it. */
+	uint64_t submit_tune_windows;
+	uint64_t submit_tune_open_windows;
+	uint64_t submit_tune_trials;
+	uint64_t submit_tune_changes;
 	/* With TAME_REACTOR_TIME_IO, per io_uring operation a fiber waited for
 	 * (tame_io_* reads, writes, syncs, ...; the eventfd and retries not
 	 * counted separately), sums over io_timed operations: */

@@ -22,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include "submit_tune.h"
+
 #include "tame_fiber.h"
 #include "tame_reactor.h"
 #include "test_util.h"
@@ -825,6 +827,45 @@ TEST(IoTiming, TheLastFiberOfAPassLeavesItsSubmissionToTheLoopsOwnEnter)
 	EXPECT_GE(st.io_enters, 1u);
 }
 
+/* submit_tune wired into the reactor: fibers reading /dev/zero complete
+ * windows of SUBMIT_TUNE_WINDOW_OPS, the reactor measures them and runs a
+ * trial, whose windows run with no depth limit for half of it. */
+TEST(SubmitTune, AReactorThatReadsMeasuresWindowsAndRunsATrial)
+{
+	if (!tame_test::ReactorsUseIoUring())
+		GTEST_SKIP() << "no io_uring here";
+	tame_reactor_opts opts = DefaultOpts();
+	ASSERT_TRUE(opts.submit_tune) << "on by default";
+	ReactorPtr r = MakeReactor(opts);
+	ASSERT_TRUE(r);
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0) << strerror(errno);
+	const uint64_t deadline = tame_now_ns() + 60ull * 1000000000u;
+	bool done = false;
+	uint64_t bad = 0;
+	for (int i = 0; i < 8; i++)
+		ASSERT_EQ(0, SpawnFn(r.get(), [&] {
+			char buf[64];
+			for (unsigned n = 0; !done; n++) {
+				bad += tame_io_read(fd, buf, sizeof(buf), -1) != (ssize_t)sizeof(buf);
+				if (n % 256 == 0 &&
+				    (StatsOf(r.get()).submit_tune_trials >= 1 || tame_now_ns() > deadline))
+					done = true;
+			}
+		}));
+	ASSERT_EQ(0, tame_reactor_run(r.get(), TAME_RUN_UNTIL_EMPTY));
+	close(fd);
+	tame_reactor_stats st = StatsOf(r.get());
+	EXPECT_EQ(0u, bad);
+	EXPECT_EQ(1u, st.submit_tune_trials);
+	// At least: a trial abandoned (a window over a second on a loaded
+	// machine) starts the count of steady windows again.
+	EXPECT_GE(st.submit_tune_windows,
+		  uint64_t{SUBMIT_TUNE_STEADY_WINDOWS + SUBMIT_TUNE_TRIAL_WINDOWS});
+	EXPECT_GE(st.submit_tune_open_windows, uint64_t{SUBMIT_TUNE_TRIAL_WINDOWS / 2});
+	EXPECT_LE(st.submit_tune_changes, 1u);
+}
+
 /* IN_KERNEL fibers wait in the kernel for a pipe nobody has written yet:
  * on the measured reactor, or with OTHER_REACTOR on a second reactor run by
  * another thread. In the measured reactor's next pass two fibers read a
@@ -837,6 +878,7 @@ static int64_t EarlyEntersWithReadsInTheKernel(int in_kernel, unsigned submit_de
 	tame_reactor_opts opts = DefaultOpts();
 	opts.submit_ns = 0;
 	opts.submit_depth = submit_depth;
+	opts.submit_tune = false;
 	ReactorPtr r = MakeReactor(opts);
 	EXPECT_TRUE(r);
 	if (!r)

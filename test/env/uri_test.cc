@@ -53,6 +53,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	Env *env = nullptr;
 	Status s = CreateEnv("tamerocks://fg_reactors:2,bg_reactors:4,ring_entries:64,"
 	                     "stack_bytes:131072,slice_us:100,idle_poll_us:0,submit_us:7,submit_depth:3,"
+	                     "submit_tune:false,"
 	                     "wake_batch:5,wake_wait_us:0,"
 	                     "sync_fallback:false,"
 	                     "io_uring:true,stats:true,read_buffers:16,read_buffer_kib:64,"
@@ -70,6 +71,7 @@ TEST(TameUri, EveryOptionIsParsed)
 	EXPECT_EQ(0u, o.idle_poll_us);
 	EXPECT_EQ(7u, o.submit_us);
 	EXPECT_EQ(3u, o.submit_depth);
+	EXPECT_FALSE(o.submit_tune);
 	EXPECT_EQ(5u, o.wake_batch);
 	EXPECT_EQ(0u, o.wake_wait_us);
 	EXPECT_FALSE(o.sync_fallback);
@@ -141,6 +143,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUri{"tamerocks://submit_us:-1", "submit_us"},
                       BadUri{"tamerocks://submit_depth:1000001", "submit_depth"},
                       BadUri{"tamerocks://submit_depth:lots", "submit_depth"},
+                      BadUri{"tamerocks://submit_tune:sometimes", "submit_tune"},
                       BadUri{"tamerocks://wake_batch:0", "wake_batch"},
                       BadUri{"tamerocks://wake_batch:4097", "wake_batch"},
                       BadUri{"tamerocks://wake_wait_us:1000001", "wake_wait_us"},
