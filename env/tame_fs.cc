@@ -297,9 +297,27 @@ class TameRandomAccessFile : public TameReadFile<rocksdb::FSRandomAccessFile>
 	                   void *cb_arg, void **io_handle, rocksdb::IOHandleDeleter *del_fn,
 	                   IODebugContext *dbg) override;
 
-	IOStatus Prefetch(uint64_t, size_t, const IOOptions &, IODebugContext *) override
+	// As the Posix Env's: a buffered file asks the kernel to read the range
+	// into the page cache (readahead(2) there; POSIX_FADV_WILLNEED here,
+	// through io_uring on a fiber: it starts the reads and does not wait
+	// for them), and RocksDB's reads then find it there; a direct file
+	// that RocksDB aligns has nothing to do. A file that aligns its own
+	// direct reads says NotSupported, so that RocksDB reads ahead into its
+	// own buffer, as it does for any direct file: an OK would tell it the
+	// page cache, which direct reads pass by, holds the range.
+	IOStatus Prefetch(uint64_t offset, size_t n, const IOOptions &, IODebugContext *) override
 	{
-		return IOStatus::NotSupported("Prefetch");
+		if (self_align_)
+			return IOStatus::NotSupported("Prefetch of a file that aligns its own direct reads");
+		if (direct_)
+			return IOStatus::OK();
+		int rc = tame_io_fadvise(fd_, (off_t)offset, (off_t)n, POSIX_FADV_WILLNEED);
+		if (rc < 0) {
+			std::string op = "prefetch (POSIX_FADV_WILLNEED) of " + std::to_string(n) +
+			                 " bytes at offset " + std::to_string(offset) + " of";
+			return IOStatusFromErrno(rc, op.c_str(), fname_);
+		}
+		return IOStatus::OK();
 	}
 
 	// The kernel's readahead advice for a buffered file, as the Posix Env

@@ -563,6 +563,52 @@ TEST_P(FsTest, HintRandomReadsOnlyTheMissedPageOfABufferedFile)
 	EXPECT_NE(SIZE_MAX, cached[rocksdb::FSRandomAccessFile::kNormal]);
 }
 
+// RocksDB's iterators and table opens ask a buffered file to prefetch
+// (readahead(2) with the Posix Env): the range comes into the page cache.
+// A direct file RocksDB aligns has nothing to do (OK, as Posix); one that
+// aligns its own reads says NotSupported, so RocksDB reads ahead into its
+// own buffer as for any direct file.
+TEST_P(FsTest, PrefetchReadsABufferedRangeIntoThePageCache)
+{
+	constexpr size_t kLen = 1 << 20, kAt = 256 << 10, kSpan = 128 << 10;
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	std::string name = dir_ / "prefetched";
+	WriteFile(name, std::string(kLen, 'p'));
+	if (!DropCachedPages(name, kLen))
+		GTEST_SKIP() << "the page cache keeps " << name << "'s pages after POSIX_FADV_DONTNEED";
+	Run([&] {
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		ASSERT_TRUE(fs_.NewRandomAccessFile(name, FileOptions(), &r, nullptr).ok());
+		r->Hint(rocksdb::FSRandomAccessFile::kRandom);
+		IOStatus s = r->Prefetch(kAt, kSpan, io_, nullptr);
+		EXPECT_TRUE(s.ok()) << s.ToString();
+	});
+	int fd = open(name.c_str(), O_RDONLY);
+	ASSERT_GE(fd, 0);
+	// The reads were started, not waited for.
+	size_t before = 0, in_range = 0;
+	for (int i = 0; i < 500 && in_range < kSpan / page; i++) {
+		before = CachedPages(fd, kAt);
+		in_range = CachedPages(fd, kAt + kSpan) - before;
+		if (in_range < kSpan / page)
+			usleep(10000);
+	}
+	close(fd);
+	EXPECT_EQ(kSpan / page, in_range) << "pages of the prefetched range in the page cache";
+	EXPECT_EQ(0u, before) << "pages before the range";
+
+	Run([&] {
+		FileOptions direct;
+		direct.use_direct_reads = true;
+		std::unique_ptr<rocksdb::FSRandomAccessFile> r;
+		ASSERT_TRUE(fs_.NewRandomAccessFile(name, direct, &r, nullptr).ok());
+		EXPECT_TRUE(r->Prefetch(kAt, kSpan, io_, nullptr).IsNotSupported());
+		TameFileSystem rocksdb_aligns(/*align_direct_reads=*/false);
+		ASSERT_TRUE(rocksdb_aligns.NewRandomAccessFile(name, direct, &r, nullptr).ok());
+		EXPECT_TRUE(r->Prefetch(kAt, kSpan, io_, nullptr).ok());
+	});
+}
+
 INSTANTIATE_TEST_SUITE_P(Where, FsTest, ::testing::Values(Where::kThread, Where::kFiber),
                          WhereName);
 
