@@ -38,10 +38,28 @@ constexpr unsigned kCycle = SUBMIT_TUNE_STEADY_WINDOWS + SUBMIT_TUNE_TRIAL_WINDO
 // A change: the steady windows, then two trials in a row.
 constexpr unsigned kChange = kCycle + SUBMIT_TUNE_TRIAL_WINDOWS;
 
-TEST(SubmitTune, KeepsTheGateUntilATrialShowsOpenReadsMore)
+submit_tune Fresh()
 {
 	submit_tune t;
 	submit_tune_init(&t);
+	return t;
+}
+
+// A tuner that a device where open completes 30 % more has opened.
+submit_tune Opened()
+{
+	submit_tune t = Fresh();
+	Device d;
+	d.ops_open = 1300;
+	RunWindows(&t, d, kChange);
+	EXPECT_TRUE(submit_tune_open_now(&t));
+	EXPECT_EQ(1u, t.changes);
+	return t;
+}
+
+TEST(SubmitTune, KeepsTheGateUntilATrialShowsOpenReadsMore)
+{
+	submit_tune t = Fresh();
 	Device d;
 	d.ops_open = 1300;
 	std::vector<bool> ran = RunWindows(&t, d, SUBMIT_TUNE_STEADY_WINDOWS);
@@ -64,8 +82,7 @@ TEST(SubmitTune, KeepsTheGateUntilATrialShowsOpenReadsMore)
 
 TEST(SubmitTune, ATrialAlternatesTheChoicesABBAAB)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Fresh();
 	Device d; // both alike: the gate stays, and the order is seen twice
 	std::vector<bool> ran = RunWindows(&t, d, kCycle);
 	std::vector<bool> trial(ran.begin() + SUBMIT_TUNE_STEADY_WINDOWS, ran.end());
@@ -73,11 +90,8 @@ TEST(SubmitTune, ATrialAlternatesTheChoicesABBAAB)
 	EXPECT_FALSE(submit_tune_open_now(&t));
 
 	// Open in force: the trial's "other" is the gate.
-	submit_tune o;
-	submit_tune_init(&o);
+	submit_tune o = Opened();
 	d.ops_open = 1300;
-	RunWindows(&o, d, kChange);
-	ASSERT_TRUE(submit_tune_open_now(&o));
 	ran = RunWindows(&o, d, kCycle);
 	trial.assign(ran.begin() + SUBMIT_TUNE_STEADY_WINDOWS, ran.end());
 	EXPECT_EQ((std::vector<bool>{true, false, false, true, true, false}), trial);
@@ -85,8 +99,7 @@ TEST(SubmitTune, ATrialAlternatesTheChoicesABBAAB)
 
 TEST(SubmitTune, KeepsTheGateWhenOpenCostsMoreCpuPerCompletion)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Fresh();
 	Device d;
 	d.ops_open = 1200;         // 20 % more per second ...
 	d.cpu_per_op_open = 11000; // ... at 10 % more CPU each
@@ -98,8 +111,7 @@ TEST(SubmitTune, KeepsTheGateWhenOpenCostsMoreCpuPerCompletion)
 
 TEST(SubmitTune, KeepsTheGateWhenTheCallersSetTheRate)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Fresh();
 	Device d;
 	d.ops_open = 1050; // 5 %: under the 10 % it takes to open
 	RunWindows(&t, d, 3 * kCycle);
@@ -109,12 +121,8 @@ TEST(SubmitTune, KeepsTheGateWhenTheCallersSetTheRate)
 
 TEST(SubmitTune, StaysOpenForASmallerGainThanItTookToOpen)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Opened();
 	Device d;
-	d.ops_open = 1300;
-	RunWindows(&t, d, kChange);
-	ASSERT_TRUE(submit_tune_open_now(&t));
 	d.ops_open = 1050;         // 5 %: enough to stay (3 %) ...
 	d.cpu_per_op_open = 10800; // ... and 8 % more CPU, under 10 %
 	RunWindows(&t, d, 2 * kCycle);
@@ -124,13 +132,8 @@ TEST(SubmitTune, StaysOpenForASmallerGainThanItTookToOpen)
 
 TEST(SubmitTune, ClosesTheGateAgainWhenOpenStopsPaying)
 {
-	submit_tune t;
-	submit_tune_init(&t);
-	Device d;
-	d.ops_open = 1300;
-	RunWindows(&t, d, kChange);
-	ASSERT_TRUE(submit_tune_open_now(&t));
-	d.ops_open = 1000; // the workload changed: no gain any more
+	submit_tune t = Opened();
+	Device d; // the workload changed: no gain any more
 	RunWindows(&t, d, kChange);
 	EXPECT_FALSE(submit_tune_open_now(&t));
 	EXPECT_EQ(2u, t.changes);
@@ -138,8 +141,7 @@ TEST(SubmitTune, ClosesTheGateAgainWhenOpenStopsPaying)
 
 TEST(SubmitTune, AnIdleWindowEndsTheTrialWithoutADecision)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Fresh();
 	Device d;
 	d.ops_open = 1300;
 	RunWindows(&t, d, SUBMIT_TUNE_STEADY_WINDOWS + 2);
@@ -157,8 +159,7 @@ TEST(SubmitTune, AnIdleWindowEndsTheTrialWithoutADecision)
 
 TEST(SubmitTune, OneTrialAgainstTheChoiceInForceDoesNotChangeIt)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Fresh();
 	Device d;
 	d.ops_open = 1300;
 	RunWindows(&t, d, kCycle); // one trial for open ...
@@ -176,8 +177,7 @@ TEST(SubmitTune, OneTrialAgainstTheChoiceInForceDoesNotChangeIt)
 
 TEST(SubmitTune, CountsTheWindowsRunWithNoDepthLimit)
 {
-	submit_tune t;
-	submit_tune_init(&t);
+	submit_tune t = Fresh();
 	Device d;
 	RunWindows(&t, d, kCycle);
 	EXPECT_EQ(uint64_t{kCycle}, t.windows);
