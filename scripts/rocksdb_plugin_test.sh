@@ -211,17 +211,22 @@ run_alone() {
 	esac
 }
 
-# Cases that check RocksDB's own alignment of direct reads, per program:
-# they watch a sync point on RandomAccessFileReader's aligned path, which a
-# file that answers use_direct_io() false never takes. A tamerocks file
-# aligns its own direct reads by default (URI align_direct_reads:true), so
-# these are left out of their program's run and each run in a process of
-# its own with align_direct_reads:false, where RocksDB aligns, and must pass.
+# Cases that check what RocksDB itself does for a direct file, per program:
+# they watch RocksDB's paths for a file that answers use_direct_io() true,
+# which a tamerocks file never takes when it aligns its own direct reads
+# (URI align_direct_reads:true, the default). These are left out of their
+# program's run and each run in a process of its own with
+# align_direct_reads:false, where RocksDB aligns, and must pass.
 # DBBlobBasicTest.MultiGetWithDirectIO expects one aligned request from
-# RocksDB for three sorted blob reads.
+# RocksDB for three sorted blob reads (a sync point on RandomAccessFileReader's
+# aligned path). The PrefetchTest cases /3 (a file system that supports
+# Prefetch, direct reads) expect RocksDB never to call Prefetch on a direct
+# file: it checks use_direct_io() first; a self-aligned file is asked, and
+# answers NotSupported.
 rocksdb_aligns() {
 	case "$1" in
 	db_blob_basic_test) echo "DBBlobBasicTest.MultiGetWithDirectIO" ;;
+	prefetch_test) echo "PrefetchTest/PrefetchTest.Basic/3:PrefetchTest/PrefetchTest.ConfigureAutoMaxReadaheadSize/3:PrefetchTest/PrefetchTest.ConfigureInternalAutoReadaheadSize/3" ;;
 	esac
 }
 
@@ -270,7 +275,7 @@ run_one() {
 	fi
 	aligns=$(rocksdb_aligns "$prog")
 	if [ -n "$aligns" ]; then
-		echo "$prog: run alone with $(uri_rocksdb_aligns) (they check RocksDB's own alignment of direct reads): ${aligns//:/ }"
+		echo "$prog: run alone with $(uri_rocksdb_aligns) (they check what RocksDB itself does for a direct file): ${aligns//:/ }"
 		skip=${skip:+$skip:}$aligns
 	fi
 	if [ "$var" = TEST_ENV_URI ] && [ -n "$(posix_env_dependent "$prog")" ]; then
@@ -289,13 +294,13 @@ run_one() {
 	sed -n '/listed below:$/,$p' "$log" | grep -E '^\[  FAILED  \] [^0-9]' || true
 	echo "$prog $var: exit status $rc in $((SECONDS - t0)) s; full log $log"
 	for c in ${alone//:/ } ${aligns//:/ }; do
-		local uri=$URI
+		local uri=$URI clog=$log.${c//\//_}
 		[[ ":$aligns:" == *":$c:"* ]] && uri=$(uri_rocksdb_aligns)
 		if (cd "$BUILD" && env "$var=$uri" timeout "$TIMEOUT" "./$prog" "--gtest_filter=$c") \
-			>"$log.$c" 2>&1 && grep -q '^\[  PASSED  \] 1 test' "$log.$c"; then
+			>"$clog" 2>&1 && grep -q '^\[  PASSED  \] 1 test' "$clog"; then
 			echo "$prog $var: $c alone ($var=$uri): passed"
 		else
-			echo "$prog $var: $c alone ($var=$uri): FAILED; log $log.$c"
+			echo "$prog $var: $c alone ($var=$uri): FAILED; log $clog"
 			rc=1
 		fi
 	done
