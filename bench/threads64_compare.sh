@@ -651,8 +651,8 @@ fi
 if want stages; then
 	echo
 	echo "== stages: readrandom as in read, ${read_seconds} s, with stats:true: where each read's time goes; $(phase_load)"
-	printf '%-*s %9s %7s %7s %7s %7s %7s %9s %9s %9s %7s %5s\n' "$lw" config "ops/s" "rd/Get" \
-		"ent/rd" "early" "sleeps" "batched" "queued" "kernel" "waiting" "dev us" "QD"
+	printf '%-*s %9s %7s %7s %7s %7s %7s %9s %9s %9s %7s %5s %7s\n' "$lw" config "ops/s" "rd/Get" \
+		"ent/rd" "early" "sleeps" "batched" "queued" "kernel" "waiting" "dev us" "QD" "nolimit"
 	uri_stats=1
 	for c in fg1 fg2; do
 		run_db "$c" "$work/stages.$c" "$base" "${common[@]}" "--num=$num" "--threads=$threads" \
@@ -665,8 +665,9 @@ if want stages; then
 		fi
 		read -r _ ops secs n _ < <(db_line readrandom) || true
 		read -r _ _ lat qd < <(dev_figures "$r_dev_reads" "$r_dev_sectors" "$r_dev_ms" "${n:-1}" "${secs:-1}")
-		# "... D I/O operations in E enters (F early), G sleeps (B batched); per
-		# operation: Q us queued, K us in the kernel, R us completed ..."
+		# "... D I/O operations in E enters (F early; submit_tune: O of N windows
+		# with no depth limit, ...), G sleeps (B batched); per operation: Q us
+		# queued, K us in the kernel, R us completed ..."
 		awk -v lw="$lw" -v label="$(config_label "$c")" -v ops="${ops%.*}" -v gets="${n:-0}" \
 			-v lat="$lat" -v qd="$qd" '
 			# db_bench'"'"'s progress lines end in \r, not \n: the
@@ -679,15 +680,17 @@ if want stages; then
 					if (t[i] == "queued,") q = t[i - 2]
 					if (t[i] == "kernel,") k = t[i - 4]
 					if (t[i] == "completed") w = t[i - 2]
+					if (t[i] == "submit_tune:") { o = t[i + 1]; nw = t[i + 3] }
 				}
 				D += d; E += e; F += f; G += g; B += b; Q += q * d; K += k * d; W += w * d
+				O += o; NW += nw
 				reactors++
 			}
 			END {
 				if (!reactors || !D) { printf "%-*s no stats line from the reactors\n", lw, label; exit 1 }
-				printf "%-*s %9s %7.2f %7.3f %6.0f%% %7.3f %6.0f%% %6.1f us %6.1f us %6.1f us %7s %5s\n", lw, label,
+				printf "%-*s %9s %7.2f %7.3f %6.0f%% %7.3f %6.0f%% %6.1f us %6.1f us %6.1f us %7s %5s %6.0f%%\n", lw, label,
 					ops, gets ? D / gets : 0, E / D, E ? 100 * F / E : 0, G / D, G ? 100 * B / G : 0,
-					Q / D, K / D, W / D, lat, qd
+					Q / D, K / D, W / D, lat, qd, NW ? 100 * O / NW : 0
 			}' "$r_log.err" || { r_status=fail; note_problem "stages $c (no stats line)"; }
 	done
 	uri_stats=0
@@ -695,7 +698,8 @@ if want stages; then
 	echo " between two fibers of a pass (submit_us); sleeps: times a reactor slept in the kernel, per read;"
 	echo " batched: the share of them that waited for several completions (wake_batch);"
 	echo " per read, mean: queued in the SQ, in the kernel (device included), and completed but waiting for"
-	echo " the reactor to run its fiber; dev us, QD: the block device's mean latency and reads in flight)"
+	echo " the reactor to run its fiber; dev us, QD: the block device's mean latency and reads in flight;"
+	echo " nolimit: the share of submit_tune's windows run with no submit_depth limit, docs/core.md)"
 fi
 
 # ---- fio ---------------------------------------------------------------------------
