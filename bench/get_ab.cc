@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// tame_get_ab: the buffered Get of db_bench's readrandom, four ways in ONE
+// tame_get_ab: the buffered Get of db_bench's readrandom (or, with
+// --op=seek, the new iterator and Seek of its seekrandom), four ways in ONE
 // process, so that the machine's slow and fast phases (which move a
 // db_bench run by 1.5x here) fall on all four alike:
 //
@@ -19,12 +20,14 @@
 // way's (a speed ratio: below 1.00 is slower).
 //
 // usage: tame_get_ab [--dir=DIR] [--num=N] [--cache_mib=N] [--rounds=N]
-//                    [--gets=N] [--uri=URI]
+//                    [--gets=N] [--uri=URI] [--op=get|seek]
 //   --dir        DB directory, default /var/tmp/tamerocks-getab; written by
 //                the default Env on first use (--num keys), reused after
 //   --num        keys, default 2000000 (a 150 MiB DB, as db_bench_compare.sh)
 //   --cache_mib  block cache per DB, default 8
 //   --rounds     default 24; --gets per run, default 50000
+//   --op         get (default): DB::Get; seek: a new iterator per lookup,
+//                Seek, found if it lands on the key
 // Exit status: 0 done, 1 a failed open/read or unequal found counts, 2 bad
 // arguments.
 
@@ -64,6 +67,7 @@ struct Args {
 	uint64_t rounds = 24;
 	uint64_t gets = 50000;
 	std::string uri = "tamerocks://";
+	bool seek = false;
 };
 
 [[noreturn]] void Usage(const char *why)
@@ -101,6 +105,10 @@ Args ParseArgs(int argc, char **argv)
 			a.dir = v;
 		else if (key == "uri")
 			a.uri = v;
+		else if (key == "op" && (!strcmp(v, "get") || !strcmp(v, "seek")))
+			a.seek = !strcmp(v, "seek");
+		else if (key == "op")
+			Usage((std::string("--op must be get or seek, not '") + v + "'").c_str());
 		else if (key == "num")
 			a.num = ParsePositive("num", v);
 		else if (key == "cache_mib")
@@ -197,6 +205,7 @@ double NowSec()
 struct Run {
 	rocksdb::DB *db = nullptr;
 	uint64_t gets = 0, num = 0, seed = 0;
+	bool seek = false;
 	double ns_per_get = 0;
 	uint64_t found = 0;
 	bool failed = false;
@@ -213,11 +222,21 @@ void DoGets(Run *r)
 	for (uint64_t i = 0; i < r->gets; i++) {
 		s = s * 6364136223846793005ull + 1442695040888963407ull;
 		MakeKey((s >> 16) % (2 * r->num), key);
-		rocksdb::Status st = r->db->Get(ro, rocksdb::Slice(key, 16), &value);
-		if (st.ok())
-			found++;
-		else if (!st.IsNotFound()) {
-			Fail("Get", st);
+		rocksdb::Slice k(key, 16);
+		rocksdb::Status st;
+		if (r->seek) {
+			std::unique_ptr<rocksdb::Iterator> it(r->db->NewIterator(ro));
+			it->Seek(k);
+			if (it->Valid() && it->key() == k)
+				found++;
+			st = it->status();
+		} else {
+			st = r->db->Get(ro, k, &value);
+			if (st.ok())
+				found++;
+		}
+		if (!st.ok() && !st.IsNotFound()) {
+			Fail(r->seek ? "Seek" : "Get", st);
 			r->failed = true;
 			break;
 		}
@@ -290,13 +309,14 @@ int main(int argc, char **argv)
 
 	struct utsname u;
 	uname(&u);
-	printf("tame_get_ab: the same buffered Gets four ways in one process\n"
+	printf("tame_get_ab: the same buffered %s four ways in one process\n"
 	       "machine: %ld CPUs, kernel %s; DB %s (%" PRIu64 " MiB of table files, in the page "
 	       "cache), %" PRIu64 " MiB block cache per DB\n"
-	       "runs: %" PRIu64 " rounds x 4 ways x %" PRIu64 " Gets (keys over 2 x %" PRIu64
+	       "runs: %" PRIu64 " rounds x 4 ways x %" PRIu64 " lookups (keys over 2 x %" PRIu64
 	       ", half found), order rotating; reactor backend %s\n\n",
-	       sysconf(_SC_NPROCESSORS_ONLN), u.release, a.dir.c_str(), warm >> 20, a.cache_mib,
-	       a.rounds, a.gets, a.num, tame_reactor_backend(reactor));
+	       a.seek ? "Seeks (a new iterator each)" : "Gets", sysconf(_SC_NPROCESSORS_ONLN),
+	       u.release, a.dir.c_str(), warm >> 20, a.cache_mib, a.rounds, a.gets, a.num,
+	       tame_reactor_backend(reactor));
 
 	const char *names[4] = {"default/thread", "default/fiber", "tame/thread", "tame/fiber"};
 	std::vector<double> ns[4];
@@ -305,6 +325,7 @@ int main(int argc, char **argv)
 		r->gets = a.gets;
 		r->num = a.num;
 		r->seed = seed;
+		r->seek = a.seek;
 		if (way & 1) {
 			int e = tame_spawn(reactor, FiberGets, r);
 			if (e == 0)
