@@ -22,7 +22,9 @@
 // usage: tame_get_ab [--dir=DIR] [--num=N] [--cache_mib=N] [--rounds=N]
 //                    [--gets=N] [--uri=URI] [--op=get|seek]
 //   --dir        DB directory, default /var/tmp/tamerocks-getab; written by
-//                the default Env on first use (--num keys), reused after
+//                the default Env on first use (--num keys), reused after; its
+//                file tame_get_ab.loaded records --num, and a DB without it
+//                or loaded with another --num is refused
 //   --num        keys, default 2000000 (a 150 MiB DB, as db_bench_compare.sh)
 //   --cache_mib  block cache per DB, default 8
 //   --rounds     default 24; --gets per run, default 50000
@@ -263,6 +265,9 @@ int main(int argc, char **argv)
 {
 	Args a = ParseArgs(argc, argv);
 
+	// The marker is written last: a DB without it was not loaded to the end,
+	// or by another --num, and would not hold the keys the lookups expect.
+	const std::string marker = a.dir + "/tame_get_ab.loaded";
 	if (access((a.dir + "/CURRENT").c_str(), F_OK) != 0) {
 		printf("loading %" PRIu64 " keys into %s with the default Env ...\n", a.num,
 		       a.dir.c_str());
@@ -270,7 +275,19 @@ int main(int argc, char **argv)
 		double t0 = NowSec();
 		if (!Load(a))
 			return 1;
+		std::ofstream(marker) << a.num << "\n";
 		printf("loaded in %.0f s\n", NowSec() - t0);
+	}
+	uint64_t loaded = 0;
+	if (!(std::ifstream(marker) >> loaded) || loaded != a.num) {
+		fprintf(
+		    stderr,
+		    "tame_get_ab: %s holds a DB that was not loaded by tame_get_ab --num=%" PRIu64
+		    " (%s); delete the directory, or pass the --num it was loaded with\n",
+		    a.dir.c_str(), a.num,
+		    loaded ? ("its marker says --num=" + std::to_string(loaded)).c_str()
+		           : ("no " + marker).c_str());
+		return 1;
 	}
 
 	std::shared_ptr<rocksdb::Env> tame_env_guard;
@@ -313,13 +330,14 @@ int main(int argc, char **argv)
 	       "machine: %ld CPUs, kernel %s; DB %s (%" PRIu64 " MiB of table files, in the page "
 	       "cache), %" PRIu64 " MiB block cache per DB\n"
 	       "runs: %" PRIu64 " rounds x 4 ways x %" PRIu64 " lookups (keys over 2 x %" PRIu64
-	       ", half found), order rotating; reactor backend %s\n\n",
+	       "), order rotating; reactor backend %s\n\n",
 	       a.seek ? "Seeks (a new iterator each)" : "Gets", sysconf(_SC_NPROCESSORS_ONLN),
 	       u.release, a.dir.c_str(), warm >> 20, a.cache_mib, a.rounds, a.gets, a.num,
 	       tame_reactor_backend(reactor));
 
 	const char *names[4] = {"default/thread", "default/fiber", "tame/thread", "tame/fiber"};
 	std::vector<double> ns[4];
+	uint64_t last_found = 0;
 	auto run_way = [&](int way, uint64_t seed, Run *r) {
 		r->db = dbs[way >> 1];
 		r->gets = a.gets;
@@ -364,6 +382,7 @@ int main(int argc, char **argv)
 		}
 		for (int w = 0; w < 4; w++)
 			ns[w].push_back(r[w].ns_per_get);
+		last_found = r[0].found;
 	}
 
 	printf("%-15s %12s %10s %18s\n", "way", "median ns", "best ns", "speed vs default/thread");
@@ -374,6 +393,8 @@ int main(int argc, char **argv)
 		printf("%-15s %12.0f %10.0f %12.3fx (median of rounds)\n", names[w], Median(ns[w]),
 		       *std::min_element(ns[w].begin(), ns[w].end()), Median(ratio));
 	}
+	printf("found: %" PRIu64 " of %" PRIu64 " in the last round, the same in all four ways\n",
+	       last_found, a.gets);
 	tame_reactor_destroy(reactor);
 	return 0;
 }
