@@ -205,9 +205,9 @@ double NowSec()
 
 // One run: --gets Gets of keys drawn from [0, 2 * num) (see Load).
 struct Run {
+	const Args *args = nullptr;
 	rocksdb::DB *db = nullptr;
-	uint64_t gets = 0, num = 0, seed = 0;
-	bool seek = false;
+	uint64_t seed = 0;
 	double ns_per_get = 0;
 	uint64_t found = 0;
 	bool failed = false;
@@ -221,12 +221,12 @@ void DoGets(Run *r)
 	char key[16];
 	uint64_t s = r->seed, found = 0;
 	double t0 = NowSec();
-	for (uint64_t i = 0; i < r->gets; i++) {
+	for (uint64_t i = 0; i < r->args->gets; i++) {
 		s = s * 6364136223846793005ull + 1442695040888963407ull;
-		MakeKey((s >> 16) % (2 * r->num), key);
+		MakeKey((s >> 16) % (2 * r->args->num), key);
 		rocksdb::Slice k(key, 16);
 		rocksdb::Status st;
-		if (r->seek) {
+		if (r->args->seek) {
 			std::unique_ptr<rocksdb::Iterator> it(r->db->NewIterator(ro));
 			it->Seek(k);
 			if (it->Valid() && it->key() == k)
@@ -238,12 +238,12 @@ void DoGets(Run *r)
 				found++;
 		}
 		if (!st.ok() && !st.IsNotFound()) {
-			Fail(r->seek ? "Seek" : "Get", st);
+			Fail(r->args->seek ? "Seek" : "Get", st);
 			r->failed = true;
 			break;
 		}
 	}
-	r->ns_per_get = (NowSec() - t0) * 1e9 / (double)r->gets;
+	r->ns_per_get = (NowSec() - t0) * 1e9 / (double)r->args->gets;
 	r->found = found;
 }
 
@@ -339,11 +339,9 @@ int main(int argc, char **argv)
 	std::vector<double> ns[4];
 	uint64_t last_found = 0;
 	auto run_way = [&](int way, uint64_t seed, Run *r) {
+		r->args = &a;
 		r->db = dbs[way >> 1];
-		r->gets = a.gets;
-		r->num = a.num;
 		r->seed = seed;
-		r->seek = a.seek;
 		if (way & 1) {
 			int e = tame_spawn(reactor, FiberGets, r);
 			if (e == 0)
