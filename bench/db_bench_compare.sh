@@ -374,6 +374,11 @@ echo "modes:     buffered: $(mode_flags buffered)"
 echo "           direct:   $(mode_flags direct)"
 echo "method:    best of $repeat run(s) per Env (highest ops/s), order alternating (default first in odd runs);"
 echo "           ratio: best over best (the verdict); pairs: median of the ratios of the two runs made back to back"
+if [ "$quick" = 1 ]; then
+	echo "           --quick: each run lasts about a second or less, and on a shared machine one such run can be"
+	echo "           tens of percent off: PASS/MISS here is a hint, not the goals' verdict, which comes from full"
+	echo "           runs (no --quick, --repeat=5; docs/benchmarks.md)"
+fi
 echo
 
 # ---- the comparison ------------------------------------------------------
