@@ -202,8 +202,8 @@ TimedWaitResult DoTimedWait(TimedWait w, uint64_t timeout_ns)
 		std::mutex m;
 		std::condition_variable cv;
 		std::unique_lock<std::mutex> lock(m);
+		uint64_t start = MonoNs(); // first: elapsed may only come out long
 		timespec abs = AbsAfter(clock, timeout_ns);
-		uint64_t start = MonoNs();
 		std::cv_status st;
 		if (w == TimedWait::kStdWaitFor)
 			st = cv.wait_for(lock, std::chrono::nanoseconds(timeout_ns));
@@ -229,8 +229,8 @@ TimedWaitResult DoTimedWait(TimedWait w, uint64_t timeout_ns)
 	EXPECT_EQ(pthread_cond_init(&c, &ca), 0);
 	pthread_condattr_destroy(&ca);
 	EXPECT_EQ(pthread_mutex_lock(m.get()), 0);
+	uint64_t start = MonoNs(); // first: elapsed may only come out long
 	timespec abs = AbsAfter(clock, timeout_ns);
-	uint64_t start = MonoNs();
 	switch (w) {
 	case TimedWait::kTimedwaitRealtime:
 	case TimedWait::kTimedwaitMonotonicAttr:

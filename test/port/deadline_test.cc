@@ -160,8 +160,8 @@ TEST_P(Deadlines, ARealtimeDeadlineIsNotEarlyWhenTheClockReadIsSlow)
 	bool reached = false;
 	uint64_t elapsed = 0;
 	RunFibers({[&] {
+		uint64_t start = MonoNs(); // first: elapsed may only come out long
 		timespec abs = AbsAfter(CLOCK_REALTIME, kTimeoutNs);
-		uint64_t start = MonoNs();
 		g_slow_realtime_read_ns = kSlowReadNs;
 		rc = TimedCall(t, &held_, CLOCK_REALTIME, abs);
 		g_slow_realtime_read_ns = 0;

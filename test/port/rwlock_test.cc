@@ -265,8 +265,8 @@ TEST_P(RwlockOn, TimedLocksExpireNotEarly)
 			bool reached = false;
 			uint64_t elapsed = 0, ticks = 0;
 			auto wait = [&] {
+				uint64_t start = MonoNs(); // first: elapsed may only come out long
 				timespec abs = AbsAfter(t.clock, kTimeoutNs);
-				uint64_t start = MonoNs();
 				rc = RwTimedLock(t, &rw, abs);
 				elapsed = MonoNs() - start;
 				reached = Reached(t.clock, abs);
