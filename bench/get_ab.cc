@@ -77,7 +77,7 @@ struct Args {
 	fprintf(stderr,
 	        "tame_get_ab: %s\n"
 	        "usage: tame_get_ab [--dir=DIR] [--num=N] [--cache_mib=N] [--rounds=N] "
-	        "[--gets=N] [--uri=URI]\n",
+	        "[--gets=N] [--uri=URI] [--op=get|seek]\n",
 	        why);
 	exit(2);
 }
